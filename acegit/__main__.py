@@ -1,0 +1,3 @@
+from acegit.cli import main
+
+main()

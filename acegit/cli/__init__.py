@@ -1,0 +1,69 @@
+"""The `acegit` command: parses, calls one core function, shows the result. Commands live one per module here."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from acegit import __version__
+from acegit.errors import EXIT_BUG, EXIT_INTERRUPTED, AcegitError
+
+
+class _Group(TyperGroup):
+    """Maps errors to exit codes once, for every command (also under typer's CliRunner)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except AcegitError as e:
+            click.echo(f"error: {e}", err=True)
+            raise click.exceptions.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            traceback.print_exc()
+            click.echo(
+                f"acegit {__version__} hit a bug (above). Please report it with the command you ran.",
+                err=True,
+            )
+            raise click.exceptions.Exit(EXIT_BUG) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Music as source code: render tracks deterministically, pin them with latent snapshots, diff them in Git.",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"acegit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Music as source code: render tracks deterministically, pin them with latent snapshots, diff them in Git."""
+
+
+# Each command module registers itself on `app` when imported; keep these imports light (no torch).
+from acegit.cli import commands  # noqa: E402,F401
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

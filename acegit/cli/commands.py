@@ -1,0 +1,1 @@
+"""Registers every command module on the app (import order = help order)."""
