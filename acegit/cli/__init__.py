@@ -7,7 +7,9 @@ import traceback
 
 import click
 import typer
+from typer._click.core import Context
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from acegit import __version__
 from acegit.errors import EXIT_BUG, EXIT_INTERRUPTED, AcegitError
@@ -16,16 +18,17 @@ from acegit.errors import EXIT_BUG, EXIT_INTERRUPTED, AcegitError
 class _Group(TyperGroup):
     """Maps errors to exit codes once, for every command (also under typer's CliRunner)."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Context) -> object:
         try:
             return super().invoke(ctx)
         except AcegitError as e:
             click.echo(f"error: {e}", err=True)
-            raise click.exceptions.Exit(e.exit_code) from None
+            # typer >= 0.20 vendors click: only typer's own Exit/Abort/TyperException pass through it.
+            raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (TyperException, typer.Exit, typer.Abort):
             raise
         except Exception:
             traceback.print_exc()
@@ -33,7 +36,7 @@ class _Group(TyperGroup):
                 f"acegit {__version__} hit a bug (above). Please report it with the command you ran.",
                 err=True,
             )
-            raise click.exceptions.Exit(EXIT_BUG) from None
+            raise typer.Exit(EXIT_BUG) from None
 
 
 app = typer.Typer(

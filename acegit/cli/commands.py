@@ -1,1 +1,3 @@
 """Registers every command module on the app (import order = help order)."""
+
+from acegit.cli import add, new, status  # noqa: E402,F401  (issue 2)

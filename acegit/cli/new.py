@@ -1,0 +1,33 @@
+"""`acegit new DIR`: create a project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from acegit.cli import app
+
+
+@app.command("new")
+def new(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in (created if missing).")],
+    name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder name).")] = None,
+    commit: Annotated[bool, typer.Option("--commit", help="Commit the new files.")] = False,
+) -> None:
+    """Create a project: acegit.toml, an example track, .gitignore/.gitattributes; git init if needed."""
+    from rich.console import Console
+
+    from acegit.scaffold import new_project
+
+    result = new_project(directory, name=name, commit=commit)
+    out = Console(highlight=False)
+    if result.git_initialized:
+        out.print(f"Initialised a Git repository in {result.root}")
+    out.print(f"Created acegit project [bold]{result.name}[/] in {directory}")
+    for f in result.files:
+        out.print(f"  {f.relative_to(result.root).as_posix()}")
+    if result.commit:
+        out.print(f"Committed {result.commit[:12]}")
+    out.print(f'Next: cd {directory} && acegit add NAME --prompt "..." && acegit status')

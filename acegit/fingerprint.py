@@ -1,0 +1,62 @@
+"""Fingerprints: what a render depends on (input) and where it ran (environment), as "sha256:<hex>"."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from acegit.engine.registry import ModelRef
+    from acegit.track import Track
+
+# Bump when the same track and weights would render differently (sampler maths, noise layout, latent encoding):
+# every snapshot then reads as stale ("render format changed").
+RENDER_FORMAT_VERSION = 1
+
+
+def _digest(obj: Mapping[str, Any]) -> str:
+    """sha256 of canonical JSON: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def melody_sha256(track: Track) -> str | None:
+    """Hex sha256 of the melody file's bytes: the notes matter, not where the file lives."""
+    if track.melody_path is None:
+        return None
+    return hashlib.sha256(track.melody_path.read_bytes()).hexdigest()
+
+
+def source_fields(track: Track) -> dict[str, Any]:
+    """The track's part of the input: render fields with the melody's path replaced by its content hash."""
+    fields = track.render_fields()
+    # Tags, the name and comments never reach the audio; a moved melody file with the same notes renders the same.
+    fields.pop("melody")
+    return {"track": fields, "melody_sha256": melody_sha256(track)}
+
+
+def source_fingerprint(track: Track) -> str:
+    """Changes exactly when the track's render-relevant content changes (lets status tell "source changed")."""
+    return _digest(source_fields(track))
+
+
+def input_fields(track: Track, model: ModelRef) -> dict[str, Any]:
+    """Everything the input fingerprint covers, as the JSON object that gets hashed."""
+    return {
+        "render_format": RENDER_FORMAT_VERSION,
+        **source_fields(track),
+        "model": model.name,
+        "weights": model.weights_hash,
+    }
+
+
+def input_fingerprint(track: Track, model: ModelRef) -> str:
+    """Changes exactly when a render-relevant field, the melody bytes, the model or the render format change."""
+    return _digest(input_fields(track, model))
+
+
+def environment_fingerprint(device_class: str, torch: str, dtype: str, deterministic: bool) -> str:
+    """Identifies the numeric environment; renders with equal fingerprints must agree bit for bit."""
+    return _digest({"device_class": device_class, "torch": torch, "dtype": dtype, "deterministic": deterministic})

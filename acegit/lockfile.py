@@ -1,0 +1,340 @@
+"""Lock files (`tracks/<name>.lock.toml`), format 1: the latent snapshot that pins a render. Spec: docs/format.md."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import math
+import tomllib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from acegit import __version__
+from acegit.errors import AcegitError, InputError
+from acegit.fingerprint import environment_fingerprint
+from acegit.fsutil import atomic_write_text
+from acegit.track import LOCK_SUFFIX
+
+if TYPE_CHECKING:
+    import numpy as np
+
+LOCK_FORMAT = 1
+LATENT_DTYPE = "float16"
+LATENT_ENCODING = "zlib+base64"
+BASE64_LINE = 76  # characters per line of `data`, so Git diffs and merges see short lines
+STAT_DIGITS = 6  # audio statistics are rounded so the same audio always writes the same bytes
+_HEAD_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class LockInput:
+    """What was rendered: the input fingerprint and the model it was rendered with."""
+
+    fingerprint: str  # fingerprint.input_fingerprint: source + model + weights + render format
+    source: str  # fingerprint.source_fingerprint: the track's render fields and melody bytes only
+    model: str
+    weights: str  # "sha256:<hex>", the model's weights hash
+    render_format: int
+
+
+@dataclass(frozen=True)
+class LockEnvironment:
+    """Where it was rendered; equal fingerprints promise bit-identical latents."""
+
+    fingerprint: str
+    device_class: str
+    torch: str
+    dtype: str
+    deterministic: bool
+    acegit: str
+
+    @classmethod
+    def make(
+        cls, device_class: str, torch: str, dtype: str, deterministic: bool, acegit: str = __version__
+    ) -> LockEnvironment:
+        fp = environment_fingerprint(device_class, torch, dtype, deterministic)
+        return cls(fp, device_class, torch, dtype, deterministic, acegit)
+
+
+@dataclass(frozen=True)
+class EncodedLatent:
+    """The final latent as stored: float16, zlib level 9, base64 in lines of BASE64_LINE characters."""
+
+    shape: tuple[int, ...]
+    sha256: str  # hex sha256 of the exact float32 latent (little-endian, C order), before float16 rounding
+    payload_sha256: str  # hex sha256 of the compressed payload (the bytes base64 encodes)
+    data: str
+    dtype: str = LATENT_DTYPE
+    encoding: str = LATENT_ENCODING
+
+
+@dataclass(frozen=True)
+class AudioStats:
+    """Statistics of the decoded audio, rounded to STAT_DIGITS decimals."""
+
+    duration: float  # seconds
+    sample_rate: int
+    peak: float  # max |sample|
+    rms: float
+
+    @classmethod
+    def of(cls, wave: np.ndarray, sample_rate: int) -> AudioStats:
+        import numpy as np
+
+        w = np.asarray(wave, dtype=np.float64).reshape(-1)
+        peak = float(np.max(np.abs(w))) if w.size else 0.0
+        rms = float(np.sqrt(np.mean(w * w))) if w.size else 0.0
+        return cls(w.size / sample_rate, sample_rate, peak, rms).rounded()
+
+    def rounded(self) -> AudioStats:
+        r = STAT_DIGITS
+        return AudioStats(round(self.duration, r), int(self.sample_rate), round(self.peak, r), round(self.rms, r))
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A whole lock file."""
+
+    track: str
+    input: LockInput
+    environment: LockEnvironment
+    latent: EncodedLatent
+    audio: AudioStats
+    format: int = LOCK_FORMAT
+
+
+def lock_path(track_path: Path) -> Path:
+    """`tracks/boss.toml` -> `tracks/boss.lock.toml`."""
+    return track_path.with_name(track_path.name.removesuffix(".toml") + LOCK_SUFFIX)
+
+
+def latent_sha256(array: np.ndarray) -> str:
+    """Hex sha256 of the latent as float32, little-endian, C order: the bit-exactness check of a render."""
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(array, dtype="<f4").tobytes()).hexdigest()
+
+
+def encode_latent(array: np.ndarray) -> EncodedLatent:
+    """Encode a float latent for a lock file."""
+    import numpy as np
+
+    a32 = np.ascontiguousarray(array, dtype="<f4")
+    if a32.ndim == 0 or a32.size == 0:
+        raise ValueError(f"latent must be a non-empty array, got shape {a32.shape}")
+    with np.errstate(over="ignore"):
+        a16 = a32.astype("<f2")
+    if not np.all(np.isfinite(a16)):
+        raise ValueError("latent has values that are not finite in float16 (NaN, inf or |x| > 65504)")
+    payload = zlib.compress(a16.tobytes(), 9)
+    b64 = base64.b64encode(payload).decode("ascii")
+    lines = [b64[i : i + BASE64_LINE] for i in range(0, len(b64), BASE64_LINE)]
+    return EncodedLatent(
+        shape=tuple(int(d) for d in a32.shape),
+        sha256=hashlib.sha256(a32.tobytes()).hexdigest(),
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+        data="\n".join(lines) + "\n",
+    )
+
+
+def _latent_bytes(latent: EncodedLatent) -> bytes:
+    """The float16 bytes, after checking encoding, base64, payload hash, zlib and size; ValueError says what broke."""
+    if latent.dtype != LATENT_DTYPE or latent.encoding != LATENT_ENCODING:
+        raise ValueError(f"unsupported latent dtype/encoding {latent.dtype!r}/{latent.encoding!r}")
+    try:
+        payload = base64.b64decode("".join(latent.data.split()), validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise ValueError(f"latent data is not valid base64 ({e})") from None
+    if hashlib.sha256(payload).hexdigest() != latent.payload_sha256:
+        raise ValueError("latent data does not match its payload_sha256 (edited, truncated or damaged)")
+    try:
+        raw = zlib.decompress(payload)
+    except zlib.error as e:
+        raise ValueError(f"latent data does not decompress ({e})") from None
+    expected = math.prod(latent.shape) * 2
+    if len(raw) != expected:
+        raise ValueError(f"latent holds {len(raw)} bytes, shape {list(latent.shape)} needs {expected}")
+    return raw
+
+
+def decode_latent(lock: Lock | EncodedLatent) -> np.ndarray:
+    """The stored latent as float32 (float16 precision)."""
+    import numpy as np
+
+    latent = lock.latent if isinstance(lock, Lock) else lock
+    try:
+        raw = _latent_bytes(latent)
+    except ValueError as e:
+        raise AcegitError(f"latent snapshot is damaged: {e}") from None
+    return np.frombuffer(raw, dtype="<f2").reshape(latent.shape).astype(np.float32)
+
+
+def lock_to_dict(lock: Lock) -> dict[str, Any]:
+    """The TOML document, in file order ([latent] last so readers of the small tables can stop early)."""
+    a = lock.audio.rounded()
+    e = lock.environment
+    return {
+        "format": lock.format,
+        "track": lock.track,
+        "input": {
+            "fingerprint": lock.input.fingerprint,
+            "source": lock.input.source,
+            "model": lock.input.model,
+            "weights": lock.input.weights,
+            "render_format": lock.input.render_format,
+        },
+        "environment": {
+            "fingerprint": e.fingerprint,
+            "device_class": e.device_class,
+            "torch": e.torch,
+            "dtype": e.dtype,
+            "deterministic": e.deterministic,
+            "acegit": e.acegit,
+        },
+        "audio": {"duration": a.duration, "sample_rate": a.sample_rate, "peak": a.peak, "rms": a.rms},
+        "latent": {
+            "shape": list(lock.latent.shape),
+            "dtype": lock.latent.dtype,
+            "encoding": lock.latent.encoding,
+            "sha256": lock.latent.sha256,
+            "payload_sha256": lock.latent.payload_sha256,
+            "data": lock.latent.data,
+        },
+    }
+
+
+def dumps_lock(lock: Lock) -> str:
+    """The exact text of a lock file: the same lock always gives the same bytes."""
+    import tomli_w
+
+    return tomli_w.dumps(lock_to_dict(lock), multiline_strings=True)
+
+
+def write_lock(path: Path, lock: Lock) -> None:
+    """Write a lock file atomically."""
+    atomic_write_text(path, dumps_lock(lock))
+
+
+class _Fields:
+    """Typed access to one table of a lock file; a missing or mistyped field is an InputError naming it."""
+
+    def __init__(self, err: _LockErrors, table: Any, prefix: str) -> None:
+        if not isinstance(table, dict):
+            raise err.damaged(f"[{prefix.rstrip('.')}] is missing or not a table")
+        self.err, self.table, self.prefix = err, table, prefix
+
+    def get(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        v = self.table.get(key)
+        if v is None or isinstance(v, bool) != (kind is bool) or not isinstance(v, kind):
+            raise self.err.damaged(f"{self.prefix}{key} is missing or has the wrong type")
+        return v
+
+
+@dataclass
+class _LockErrors:
+    shown: str
+    track: str
+
+    def damaged(self, what: str) -> InputError:
+        return InputError(
+            self.shown,
+            f"snapshot is damaged: {what}",
+            hint=f"Restore it from Git (`git checkout -- {self.shown}`) or re-render with "
+            f"`acegit render {self.track} --force`.",
+        )
+
+
+def _errors(path: Path, shown: str | None) -> _LockErrors:
+    return _LockErrors(shown or str(path), path.name.removesuffix(LOCK_SUFFIX))
+
+
+def _parse(data: bytes, err: _LockErrors) -> dict[str, Any]:
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise err.damaged(f"not valid TOML, perhaps truncated ({e})") from None
+    fmt = doc.get("format")
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
+        raise err.damaged("`format` is missing or not a positive integer")
+    if fmt > LOCK_FORMAT:
+        raise InputError(
+            err.shown,
+            f"snapshot has format {fmt}, written by a newer acegit; this acegit ({__version__}) reads format "
+            f"{LOCK_FORMAT}",
+            hint="Upgrade acegit (`pip install --upgrade acegit`).",
+        )
+    return doc
+
+
+def _input(doc: dict[str, Any], err: _LockErrors) -> tuple[str, LockInput]:
+    track = _Fields(err, doc, "").get("track", str)
+    t = _Fields(err, doc.get("input"), "input.")
+    lin = LockInput(
+        t.get("fingerprint", str),
+        t.get("source", str),
+        t.get("model", str),
+        t.get("weights", str),
+        t.get("render_format", int),
+    )
+    return track, lin
+
+
+def _read(path: Path, err: _LockErrors, size: int = -1) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError as e:
+        raise InputError(err.shown, f"cannot read snapshot: {e.strerror}") from None
+
+
+def read_lock_head(path: Path, shown: str | None = None) -> tuple[str, LockInput]:
+    """Only `track` and [input], without reading or checking the latent: cheap enough for `acegit status`."""
+    err = _errors(path, shown)
+    head = _read(path, err, _HEAD_CHUNK)
+    cut = head.find(b"\n[latent]\n")
+    # An unusual layout or a large head: parse the whole file.
+    head = _read(path, err) if cut < 0 else head[: cut + 1]
+    return _input(_parse(head, err), err)
+
+
+def read_lock(path: Path, shown: str | None = None) -> Lock:
+    """Read and fully verify a lock file (payload hash, base64, zlib, size)."""
+    err = _errors(path, shown)
+    doc = _parse(_read(path, err), err)
+    track, lin = _input(doc, err)
+    e = _Fields(err, doc.get("environment"), "environment.")
+    env = LockEnvironment(
+        e.get("fingerprint", str),
+        e.get("device_class", str),
+        e.get("torch", str),
+        e.get("dtype", str),
+        e.get("deterministic", bool),
+        e.get("acegit", str),
+    )
+    a = _Fields(err, doc.get("audio"), "audio.")
+    audio = AudioStats(
+        float(a.get("duration", (int, float))),
+        a.get("sample_rate", int),
+        float(a.get("peak", (int, float))),
+        float(a.get("rms", (int, float))),
+    )
+    la = _Fields(err, doc.get("latent"), "latent.")
+    shape = la.get("shape", list)
+    if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise err.damaged("latent.shape must be a list of positive integers")
+    latent = EncodedLatent(
+        shape=tuple(shape),
+        sha256=la.get("sha256", str),
+        payload_sha256=la.get("payload_sha256", str),
+        data=la.get("data", str),
+        dtype=la.get("dtype", str),
+        encoding=la.get("encoding", str),
+    )
+    try:
+        _latent_bytes(latent)
+    except ValueError as ex:
+        raise err.damaged(str(ex)) from None
+    return Lock(track=track, input=lin, environment=env, latent=latent, audio=audio, format=doc["format"])

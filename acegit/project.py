@@ -1,0 +1,136 @@
+"""The project file `acegit.toml`: name, track defaults, audio format, folders, local models, export profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from acegit.errors import AcegitError, InputError
+from acegit.track import DEFAULTABLE_FIELDS, read_toml, reject_unknown, toml_value, validate_field
+
+PROJECT_FILE = "acegit.toml"
+AUDIO_FORMATS = ("wav", "flac", "ogg")
+SECTIONS = ("project", "defaults", "audio", "paths", "models", "export")
+PATH_KEYS = {"tracks": "tracks", "build": "build", "cache": ".acegit/cache"}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded acegit.toml; every folder is absolute, `defaults` holds validated track defaults."""
+
+    root: Path
+    name: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+    audio_format: str = "wav"
+    tracks_dir: Path = Path("tracks")
+    build_dir: Path = Path("build")
+    cache_dir: Path = Path(".acegit/cache")
+    models: dict[str, Path] = field(default_factory=dict)  # [models.NAME] path, absolute
+    export: dict[str, Any] = field(default_factory=dict)  # [export.*], kept as written for the export command
+
+    @property
+    def path(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    def display(self, path: Path) -> str:
+        """A path as messages show it: relative to the project root, with forward slashes."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _table(shown: str, data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    v = data.get(key, {})
+    if not isinstance(v, dict):
+        err = InputError(shown, f"[{key}] must be a table (write it as a `[{key}]` section)")
+        err.field = key
+        raise err
+    return v
+
+
+def _inside(root: Path, shown: str, name: str, value: Any) -> Path:
+    if not isinstance(value, str) or not value:
+        raise InputError(shown, f"{name} = {toml_value(value)} must be a folder path relative to the project root")
+    target = (root / value).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise InputError(shown, f"{name} = {toml_value(value)} points outside the project; use a folder inside it")
+    return root / value
+
+
+def parse_project(data: Mapping[str, Any], root: Path) -> Project:
+    """Validate acegit.toml's content."""
+    shown = PROJECT_FILE
+    reject_unknown(shown, data, SECTIONS)
+    proj = _table(shown, data, "project")
+    reject_unknown(shown, proj, ("name",), "project.")
+    name = proj.get("name", root.name)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(shown, f'project.name = {toml_value(name)} must be a non-empty string (e.g. name = "my-game")')
+
+    raw_defaults = _table(shown, data, "defaults")
+    reject_unknown(shown, raw_defaults, DEFAULTABLE_FIELDS, "defaults.")
+    defaults = {k: validate_field(shown, k, v, f"defaults.{k}") for k, v in raw_defaults.items()}
+
+    audio = _table(shown, data, "audio")
+    reject_unknown(shown, audio, ("format",), "audio.")
+    fmt = audio.get("format", "wav")
+    if fmt not in AUDIO_FORMATS:
+        raise InputError(shown, f"audio.format = {toml_value(fmt)} is not one of {', '.join(AUDIO_FORMATS)}")
+
+    paths = _table(shown, data, "paths")
+    reject_unknown(shown, paths, PATH_KEYS, "paths.")
+    folders = {k: _inside(root, shown, f"paths.{k}", paths.get(k, d)) for k, d in PATH_KEYS.items()}
+
+    models: dict[str, Path] = {}
+    for mname, spec in _table(shown, data, "models").items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
+            raise InputError(
+                shown,
+                f'[models.{mname}] needs a `path` to a weights folder (e.g. path = "models/{mname}")',
+            )
+        reject_unknown(shown, spec, ("path",), f"models.{mname}.")
+        # Local checkpoints may live outside the project (a shared disk), so only resolve, never confine.
+        p = Path(spec["path"]).expanduser()
+        models[mname] = p if p.is_absolute() else root / p
+
+    return Project(
+        root=root,
+        name=name,
+        defaults=defaults,
+        audio_format=fmt,
+        tracks_dir=folders["tracks"],
+        build_dir=folders["build"],
+        cache_dir=folders["cache"],
+        models=models,
+        export=_table(shown, data, "export"),
+    )
+
+
+def load_project(root: Path) -> Project:
+    """Read `<root>/acegit.toml`."""
+    root = root.absolute()
+    return parse_project(read_toml(root / PROJECT_FILE, PROJECT_FILE, "project file"), root)
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` that holds acegit.toml."""
+    start = start.absolute()
+    for d in (start, *start.parents):
+        if (d / PROJECT_FILE).is_file():
+            return d
+    return None
+
+
+def find_project(start: Path | None = None) -> Project:
+    """Load the project that contains `start` (default: the current folder)."""
+    start = Path.cwd() if start is None else start
+    root = find_project_root(start)
+    if root is None:
+        raise AcegitError(
+            f"not inside an acegit project (no {PROJECT_FILE} in {start.absolute()} or any parent folder)",
+            hint="Run `acegit new DIR` to create one, or cd into a project.",
+        )
+    return load_project(root)

@@ -1,0 +1,360 @@
+"""Track files (`tracks/<name>.toml`): validation into a frozen `Track`, and canonical, byte-stable serialisation."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from acegit.errors import AcegitError, InputError
+from acegit.keys import normalize_key
+
+if TYPE_CHECKING:
+    from acegit.project import Project
+
+TRACK_SUFFIX = ".toml"
+LOCK_SUFFIX = ".lock.toml"
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_NAME_LEN = 64
+MAX_SEED = 2**32 - 1
+TIME_SIGNATURES = ("2/4", "3/4", "4/4", "6/8")
+SAMPLERS = ("euler", "heun")
+MELODY_SUFFIXES = (".mid", ".midi")
+
+# Canonical field order of a track file; everything except `tags` decides the rendered audio.
+FIELD_ORDER = (
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "duration",
+    "bpm",
+    "key",
+    "time_signature",
+    "model",
+    "steps",
+    "guidance",
+    "sampler",
+    "melody",
+    "loop",
+    "tags",
+)
+RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
+# Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
+DEFAULTABLE_FIELDS = (
+    "negative_prompt",
+    "duration",
+    "bpm",
+    "key",
+    "time_signature",
+    "model",
+    "steps",
+    "guidance",
+    "sampler",
+    "loop",
+)
+# Used when acegit.toml has no [defaults] entry for a field.
+BUILTIN_DEFAULTS: dict[str, Any] = {
+    "negative_prompt": "",
+    "duration": 30.0,
+    "bpm": 120.0,
+    "key": "C major",
+    "time_signature": "4/4",
+    "model": "tiny",
+    "steps": 20,
+    "guidance": 4.0,
+    "sampler": "euler",
+    "loop": False,
+    "melody": None,
+    "tags": (),
+}
+
+
+@dataclass(frozen=True)
+class Track:
+    """One track, fully resolved (project defaults filled in); `explicit` lists the fields its file sets."""
+
+    name: str
+    path: Path
+    prompt: str
+    seed: int
+    negative_prompt: str = ""
+    duration: float = 30.0
+    bpm: float = 120.0
+    key: str = "C major"
+    time_signature: str = "4/4"
+    model: str = "tiny"
+    steps: int = 20
+    guidance: float = 4.0
+    sampler: str = "euler"
+    melody: str | None = None  # posix path relative to the project root, as written
+    loop: bool = False
+    tags: tuple[str, ...] = ()
+    melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
+    explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
+
+    def render_fields(self) -> dict[str, Any]:
+        """The fields that decide the rendered audio, in canonical order."""
+        return {f: getattr(self, f) for f in RENDER_FIELDS}
+
+
+def toml_value(value: Any) -> str:
+    """A value as TOML would show it, for error messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "{...}"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def _fmt_num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _bad(path: str, name: str, message: str, hint: str | None = None) -> InputError:
+    """An InputError whose text reads "tracks/boss.toml: bpm = 900 is out of range 20–300"."""
+    err = InputError(path, f"{name} {message}", hint=hint)
+    err.field = name
+    return err
+
+
+def _int(lo: int, hi: int, example: int) -> Callable[[str, str, Any], int]:
+    def check(path: str, name: str, v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _bad(path, name, f"= {toml_value(v)} must be a whole number (e.g. {name} = {example})")
+        if not lo <= v <= hi:
+            raise _bad(path, name, f"= {v} is out of range {lo}–{hi}")
+        return v
+
+    return check
+
+
+def _float(lo: float, hi: float, example: float) -> Callable[[str, str, Any], float]:
+    def check(path: str, name: str, v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise _bad(path, name, f"= {toml_value(v)} must be a number (e.g. {name} = {_fmt_num(example)})")
+        if not math.isfinite(v) or not lo <= v <= hi:
+            raise _bad(path, name, f"= {_fmt_num(v)} is out of range {_fmt_num(lo)}–{_fmt_num(hi)}")
+        return float(v)
+
+    return check
+
+
+def _str(nonempty: bool, example: str) -> Callable[[str, str, Any], str]:
+    def check(path: str, name: str, v: Any) -> str:
+        if not isinstance(v, str):
+            raise _bad(path, name, f"= {toml_value(v)} must be a string (e.g. {name} = {json.dumps(example)})")
+        if nonempty and not v.strip():
+            raise _bad(
+                path, name, f"is empty: write what the music should sound like (e.g. {name} = {json.dumps(example)})"
+            )
+        return v
+
+    return check
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str, str, Any], str]:
+    def check(path: str, name: str, v: Any) -> str:
+        allowed = ", ".join(json.dumps(o) for o in options)
+        if not isinstance(v, str) or v not in options:
+            raise _bad(path, name, f"= {toml_value(v)} is not one of {allowed}")
+        return v
+
+    return check
+
+
+def _bool(path: str, name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise _bad(path, name, f"= {toml_value(v)} must be true or false")
+    return v
+
+
+def _key(path: str, name: str, v: Any) -> str:
+    if not isinstance(v, str):
+        raise _bad(path, name, f'= {toml_value(v)} must be a string (e.g. {name} = "A minor")')
+    try:
+        return normalize_key(v)
+    except ValueError as e:
+        raise _bad(path, name, f"= {toml_value(v)} is not a key: {e}") from None
+
+
+def _tags(path: str, name: str, v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(t, str) for t in v):
+        raise _bad(path, name, f'= {toml_value(v)} must be a list of strings (e.g. {name} = ["boss", "loop"])')
+    return tuple(v)
+
+
+def _melody(path: str, name: str, v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise _bad(path, name, f'= {toml_value(v)} must be a path to a .mid file (e.g. {name} = "midi/theme.mid")')
+    return v
+
+
+VALIDATORS: dict[str, Callable[[str, str, Any], Any]] = {
+    "prompt": _str(True, "calm solo piano"),
+    "negative_prompt": _str(False, "noise, distortion"),
+    "seed": _int(0, MAX_SEED, 1234),
+    "duration": _float(1.0, 600.0, 30.0),
+    "bpm": _float(20.0, 300.0, 120.0),
+    "key": _key,
+    "time_signature": _choice(TIME_SIGNATURES),
+    "model": _str(True, "tiny"),
+    "steps": _int(1, 200, 20),
+    "guidance": _float(0.0, 20.0, 4.0),
+    "sampler": _choice(SAMPLERS),
+    "melody": _melody,
+    "loop": _bool,
+    "tags": _tags,
+}
+
+
+def validate_field(path: str, name: str, value: Any, shown_name: str | None = None) -> Any:
+    """Check and normalise one field value (also used for acegit.toml's [defaults], shown as "defaults.bpm")."""
+    return VALIDATORS[name](path, shown_name or name, value)
+
+
+def reject_unknown(path: str, data: Mapping[str, Any], allowed: Iterable[str], where: str = "") -> None:
+    """Raise for the first key not in `allowed`, suggesting the closest allowed one."""
+    allowed = list(allowed)
+    for k in data:
+        if k not in allowed:
+            close = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
+            raise _bad(path, f"{where}{k}", f"is not a known key: {hint}")
+
+
+def read_toml(path: Path, shown: str, what: str = "file") -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file, the line and the column."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(shown, f"{what} not found") from None
+    except OSError as e:
+        raise InputError(shown, f"cannot read {what}: {e.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(shown, "is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(shown, f"invalid TOML: {e}", hint="Fix the syntax at that line and column.") from None
+
+
+def check_name(name: str, shown: str) -> None:
+    """Track names become file names everywhere (locks, audio, exports), so keep them portable."""
+    if len(name) > MAX_NAME_LEN or not NAME_RE.match(name):
+        safe = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")[:MAX_NAME_LEN] or "track"
+        raise InputError(
+            shown,
+            f"track name {name!r} is not a safe file name: use lowercase letters, digits, '-' and '_', "
+            f"starting with a letter or digit, at most {MAX_NAME_LEN} characters (e.g. {safe!r})",
+        )
+
+
+def _resolve_melody(project: Project, shown: str, melody: str) -> Path:
+    rel = Path(melody)
+    if rel.is_absolute():
+        raise _bad(
+            shown, "melody", f"= {toml_value(melody)} must be relative to the project root (e.g. midi/theme.mid)"
+        )
+    root = project.root.resolve()
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root):
+        raise _bad(shown, "melody", f"= {toml_value(melody)} points outside the project; keep MIDI files inside it")
+    if target.suffix.lower() not in MELODY_SUFFIXES:
+        raise _bad(shown, "melody", f"= {toml_value(melody)} is not a MIDI file (.mid or .midi)")
+    if not target.is_file():
+        raise _bad(shown, "melody", f"= {toml_value(melody)} does not exist (looked for {target})")
+    return target
+
+
+def parse_track(data: Mapping[str, Any], name: str, path: Path, project: Project) -> Track:
+    """Validate a track's raw TOML table, filling defaults from the project."""
+    shown = project.display(path)
+    check_name(name, shown)
+    reject_unknown(shown, data, FIELD_ORDER)
+    for required, example in (("prompt", '"calm solo piano in A minor"'), ("seed", "1234")):
+        if required not in data:
+            raise _bad(shown, required, f"is missing: add `{required} = {example}`")
+    values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
+    values.update(project.defaults)
+    for k, v in data.items():
+        values[k] = validate_field(shown, k, v)
+    melody_path = _resolve_melody(project, shown, values["melody"]) if values["melody"] is not None else None
+    if melody_path is not None:
+        values["melody"] = Path(values["melody"]).as_posix()
+    return Track(name=name, path=path, melody_path=melody_path, explicit=frozenset(data), **values)
+
+
+def load_track(path: Path, project: Project) -> Track:
+    """Read and validate `tracks/<name>.toml`."""
+    shown = project.display(path)
+    name = path.name[: -len(TRACK_SUFFIX)]
+    check_name(name, shown)
+    return parse_track(read_toml(path, shown, "track file"), name, path, project)
+
+
+def dumps_track(track: Track) -> str:
+    """Canonical TOML: the fields the file sets, in FIELD_ORDER, normalised; load → dump gives the same bytes."""
+    import tomli_w
+
+    out: dict[str, Any] = {}
+    for f in FIELD_ORDER:
+        if f not in track.explicit:
+            continue
+        v = getattr(track, f)
+        if f == "bpm" and float(v).is_integer():
+            v = int(v)  # "bpm = 120" reads better than "bpm = 120.0" and means the same
+        elif f == "tags":
+            v = list(v)
+        if v is None:
+            continue
+        out[f] = v
+    return tomli_w.dumps(out)
+
+
+def track_files(tracks_dir: Path) -> list[Path]:
+    """Track files in a folder, sorted by name (lock files excluded)."""
+    if not tracks_dir.is_dir():
+        return []
+    paths = [p for p in tracks_dir.iterdir() if p.name.endswith(TRACK_SUFFIX) and not p.name.endswith(LOCK_SUFFIX)]
+    return sorted(paths, key=lambda p: p.name)
+
+
+def check_unique(paths: Iterable[Path], project: Project) -> None:
+    """Two files whose names differ only in case are one track on macOS/Windows checkouts: refuse them."""
+    seen: dict[str, Path] = {}
+    for p in paths:
+        folded = p.name.lower()
+        if folded in seen:
+            first, second = project.display(seen[folded]), project.display(p)
+            raise AcegitError(
+                f"{first} and {second}: two tracks with the same name "
+                f"{folded[: -len(TRACK_SUFFIX)]!r} (names ignore case); rename or delete one"
+            )
+        seen[folded] = p
+
+
+def load_tracks(project: Project, names: Iterable[str] | None = None) -> list[Track]:
+    """All tracks of a project (or the named ones), sorted by name; the first invalid one raises."""
+    paths = track_files(project.tracks_dir)
+    check_unique(paths, project)
+    by_name = {p.name[: -len(TRACK_SUFFIX)]: p for p in paths}
+    if names is None:
+        return [load_track(p, project) for p in paths]
+    out = []
+    for n in names:
+        if n not in by_name:
+            close = difflib.get_close_matches(n, list(by_name), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "run `acegit status` to list the tracks"
+            raise AcegitError(f"no track named {n!r} in {project.display(project.tracks_dir)}/", hint=hint)
+        out.append(load_track(by_name[n], project))
+    return out
