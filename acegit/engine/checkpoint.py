@@ -1,0 +1,94 @@
+"""Checkpoints: model.safetensors + config.json + sha256, verified on load, never unpickled."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from acegit.engine.config import ModelConfig, preset
+from acegit.engine.model import MusicModel
+from acegit.errors import AcegitError
+from acegit.fsutil import atomic_write_bytes, atomic_write_text
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+HASH = "sha256"
+
+
+def weights_hash(weights: bytes, config: bytes) -> str:
+    """The weights hash: sha256 over the bytes of model.safetensors followed by the bytes of config.json.
+
+    The same rule as acegit.engine.registry.weights_hash_of, which reads it without torch.
+    """
+    return hashlib.sha256(weights + config).hexdigest()
+
+
+def build_model(preset_name: str, seed: int = 0) -> MusicModel:
+    """A randomly initialised model of a named preset; the seed makes the initial weights reproducible."""
+    cfg = preset(preset_name)
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # nn.Module initialisers draw from the global generator; restore it afterwards
+    try:
+        return MusicModel(cfg)
+    finally:
+        torch.random.set_rng_state(gen_state)
+
+
+def save_checkpoint(model: MusicModel, folder: Path) -> str:
+    """Write the three files atomically (weights and config first, hash last) and return the hash."""
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    weights = save_safetensors(state, metadata={"format": "pt"})
+    config = model.cfg.to_json().encode("utf-8")
+    digest = weights_hash(weights, config)
+    folder = Path(folder)
+    atomic_write_bytes(folder / WEIGHTS, weights)
+    atomic_write_bytes(folder / CONFIG, config)
+    atomic_write_text(folder / HASH, digest + "\n")
+    return digest
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise AcegitError(
+            f"model checkpoint file {path} is missing",
+            hint="a weights folder holds model.safetensors, config.json and sha256",
+        ) from None
+
+
+def load_checkpoint(folder: Path, expected_hash: str | None = None) -> tuple[MusicModel, str]:
+    """Load and verify a weights folder; returns the model (eval mode, CPU) and its hex weights hash.
+
+    expected_hash (hex, or "sha256:<hex>" as in ModelRef) must match too when given.
+    """
+    folder = Path(folder)
+    weights, config = _read(folder / WEIGHTS), _read(folder / CONFIG)
+    recorded = _read(folder / HASH).decode("ascii", errors="replace").strip()
+    digest = weights_hash(weights, config)
+    if digest != recorded:
+        raise AcegitError(
+            f"model checkpoint {folder} is damaged: its files hash to {digest[:12]}…, "
+            f"its sha256 file says {recorded[:12]}…",
+            hint="the weights were truncated or modified; restore the folder or rebuild the checkpoint",
+        )
+    if expected_hash is not None and digest != expected_hash.removeprefix("sha256:"):
+        raise AcegitError(
+            f"model checkpoint {folder} has weights hash {digest[:12]}…, expected {expected_hash[:12]}…",
+            hint="the weights changed since they were registered",
+        )
+    cfg = ModelConfig.from_json(config.decode("utf-8"))
+    try:
+        state = load_safetensors(weights)
+    except Exception as e:  # safetensors raises its own error type on a malformed header
+        raise AcegitError(f"model checkpoint {folder / WEIGHTS} is not a valid safetensors file: {e}") from e
+    model = MusicModel(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise AcegitError(f"model checkpoint {folder} does not match its config: {e}") from e
+    return model.eval(), digest

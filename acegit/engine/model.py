@@ -1,0 +1,27 @@
+"""The whole model: the autoencoder and the denoiser, built from one ModelConfig."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from acegit.engine.config import ModelConfig
+from acegit.engine.dcae import DCAE
+from acegit.engine.dit import DiT
+
+
+class MusicModel(nn.Module):
+    """DCAE (log-mel <-> latent) and DiT (latent velocity). The text encoder is frozen and lives outside."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.dcae = DCAE(cfg.dcae)
+        self.dit = DiT(cfg.dit, cfg.latent_rate)
+
+    def normalize_latent(self, z: torch.Tensor) -> torch.Tensor:
+        """DCAE latent -> the unit-scale space the DiT works in."""
+        return (z - self.cfg.dcae.latent_mean) / self.cfg.dcae.latent_std
+
+    def denormalize_latent(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.cfg.dcae.latent_std + self.cfg.dcae.latent_mean

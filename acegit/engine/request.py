@@ -1,0 +1,24 @@
+"""What one render asks of the engine (no torch: the CLI and the render planner build these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One track to generate. Every field takes part in the result; the engine adds nothing hidden."""
+
+    prompt: str  # text description; "" is the null prompt
+    negative_prompt: str  # what guidance steers away from; "" contrasts against the null prompt
+    seed: int  # seeds the per-request CPU generator of the initial noise
+    duration: float  # seconds
+    bpm: float  # beats per minute; <= 0 means not given
+    key: str  # canonical key name, e.g. "A minor"; "" means not given
+    time_signature: str  # "4/4", "3/4", "6/8", …; "" means not given
+    steps: int  # sampler steps
+    guidance: float  # classifier-free guidance scale; 1.0 means none
+    sampler: str  # "euler" | "heun"
+    melody: Path | None = None  # absolute path to a .mid file, or None
+    loop: bool = False  # seamless loop (accepted; the export stage handles loop points)
