@@ -1,0 +1,1 @@
+"""The synthetic training corpus: procedural MIDI with known labels, captions, FluidSynth renders."""

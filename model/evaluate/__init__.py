@@ -1,0 +1,1 @@
+"""Prompt-adherence and reconstruction measurements behind the model card."""
