@@ -33,7 +33,9 @@ def source_fields(track: Track) -> dict[str, Any]:
     """The track's part of the input: render fields with the melody's path replaced by its content hash."""
     fields = track.render_fields()
     # Tags, the name and comments never reach the audio; a moved melody file with the same notes renders the same.
+    # The model is hashed beside the weights (input_fields), so a model switch reads as "model changed" only.
     fields.pop("melody")
+    fields.pop("model")
     return {"track": fields, "melody_sha256": melody_sha256(track)}
 
 

@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from acegit import __version__
 from acegit.errors import AcegitError, InputError
-from acegit.fingerprint import environment_fingerprint
+from acegit.fingerprint import RENDER_FORMAT_VERSION, environment_fingerprint, input_fingerprint, source_fingerprint
 from acegit.fsutil import atomic_write_text
 from acegit.track import LOCK_SUFFIX
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from acegit.engine.registry import ModelRef
+    from acegit.track import Track
 
 LOCK_FORMAT = 1
 LATENT_DTYPE = "float16"
@@ -104,6 +107,20 @@ class Lock:
     latent: EncodedLatent
     audio: AudioStats
     format: int = LOCK_FORMAT
+
+
+def build_lock(
+    track: Track, model: ModelRef, latent: np.ndarray, environment: LockEnvironment, audio: AudioStats
+) -> Lock:
+    """The lock for a finished render: fingerprints computed here, latent encoded here."""
+    lin = LockInput(
+        fingerprint=input_fingerprint(track, model),
+        source=source_fingerprint(track),
+        model=model.name,
+        weights=model.weights_hash,
+        render_format=RENDER_FORMAT_VERSION,
+    )
+    return Lock(track.name, lin, environment, encode_latent(latent), audio.rounded())
 
 
 def lock_path(track_path: Path) -> Path:

@@ -1,0 +1,89 @@
+"""Shared fixtures: a git identity for temporary repos, fake model weights, a ready project, a CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from acegit.project import PROJECT_FILE, Project, load_project
+
+
+@pytest.fixture(autouse=True)
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary repos commit without touching (or needing) the user's git config."""
+    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
+        monkeypatch.setenv(var, "acegit tests")
+    for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.setenv(var, "tests@acegit.invalid")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+def make_weights(folder: Path, payload: bytes = b"not really safetensors") -> str:
+    """A fake weights folder (any bytes + a matching sha256 file); returns its weights hash."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.safetensors").write_bytes(payload)
+    (folder / "config.json").write_text('{"preset": "test"}', encoding="utf-8")
+    digest = hashlib.sha256(payload + b'{"preset": "test"}').hexdigest()
+    (folder / "sha256").write_text(digest + "\n", encoding="utf-8")
+    return "sha256:" + digest
+
+
+@pytest.fixture
+def fake_weights() -> Callable[..., str]:
+    """`fake_weights(folder, payload=b"...")` makes a fake weights folder and returns its weights hash."""
+    return make_weights
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A fresh `acegit new` project in a real git repo, its default model a fake local one ("test"); cwd is its root."""
+    from acegit.scaffold import new_project
+
+    root = tmp_path / "proj"
+    new_project(root)
+    make_weights(root / "weights" / "test")
+    text = (root / PROJECT_FILE).read_text(encoding="utf-8")
+    text = text.replace('model = "tiny"', 'model = "test"') + '\n[models.test]\npath = "weights/test"\n'
+    (root / PROJECT_FILE).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(root)
+    return load_project(root)
+
+
+def render_fake(project: Project, name: str) -> Path:
+    """Write the lock `acegit render` would write for a track (fresh), with a made-up latent."""
+    import numpy as np
+
+    from acegit.engine.registry import resolve_model
+    from acegit.lockfile import AudioStats, LockEnvironment, build_lock, lock_path, write_lock
+    from acegit.track import load_track
+
+    track = load_track(project.tracks_dir / f"{name}.toml", project)
+    model = resolve_model(track.model, project.models)
+    env = LockEnvironment.make("cpu-x86_64", "2.13.0", "float32", True)
+    lock = build_lock(track, model, np.zeros((8, 16, 4), np.float32), env, AudioStats(1.0, 44100, 0.5, 0.1))
+    path = lock_path(track.path)
+    write_lock(path, lock)
+    return path
+
+
+@pytest.fixture(name="render_fake")
+def _render_fake() -> Callable[[Project, str], Path]:
+    """`render_fake(project, name)` writes a fresh lock for a track without rendering."""
+    return render_fake
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """Run `acegit ARGS...` in-process; a wide terminal so rich does not wrap messages."""
+    from acegit.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1"})
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(app, list(args))
+
+    return invoke

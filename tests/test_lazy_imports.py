@@ -1,0 +1,61 @@
+"""`acegit --help` and `acegit status` must never import torch (nor numpy or GitPython, which status does not need)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from acegit.project import Project
+
+HEAVY = ("torch", "numpy", "git", "librosa", "scipy")
+
+PROBE = """
+import json, sys
+from acegit.cli import main
+sys.argv = ["acegit", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in %r)}))
+"""
+
+
+def _probe(cwd: Path, *args: str) -> dict[str, object]:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE % (HEAVY,), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def rendered(project: Project, render_fake: Callable[[Project, str], Path]) -> Project:
+    render_fake(project, "example")
+    return project
+
+
+@pytest.mark.parametrize("args", [("--help",), ("status",), ("status", "--json")])
+def test_no_heavy_imports(rendered: Project, args: tuple[str, ...]) -> None:
+    result = _probe(rendered.root, *args)
+    assert result["code"] in (0, None)
+    assert result["loaded"] == []
+
+
+def test_importtime_has_no_torch(rendered: Project) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "acegit", "status"],
+        cwd=rendered.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "fresh" in proc.stdout
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "acegit" in imported and "tomllib" in imported  # the probe sees the real import list
+    assert imported.isdisjoint(HEAVY)
