@@ -222,12 +222,30 @@ def validate_field(path: str, name: str, value: Any, shown_name: str | None = No
     return VALIDATORS[name](path, shown_name or name, value)
 
 
+# Words people reach for that spelling similarity would not find ("tempo" is closer to "steps" than to "bpm").
+SYNONYMS = {
+    "tempo": "bpm",
+    "length": "duration",
+    "seconds": "duration",
+    "scale": "key",
+    "meter": "time_signature",
+    "time": "time_signature",
+    "cfg": "guidance",
+    "negative": "negative_prompt",
+    "midi": "melody",
+    "looping": "loop",
+    "text": "prompt",
+    "description": "prompt",
+}
+
+
 def reject_unknown(path: str, data: Mapping[str, Any], allowed: Iterable[str], where: str = "") -> None:
     """Raise for the first key not in `allowed`, suggesting the closest allowed one."""
     allowed = list(allowed)
     for k in data:
         if k not in allowed:
-            close = difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
+            alias = SYNONYMS.get(k.lower())
+            close = [alias] if alias in allowed else difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
             raise _bad(path, f"{where}{k}", f"is not a known key: {hint}")
 
