@@ -73,7 +73,7 @@ class ModelConfig:
         return self.audio.sample_rate / (self.audio.hop_length * self.dcae.downsample)
 
     def latent_frames(self, num_samples: int) -> int:
-        """Latent frames for a waveform of num_samples: centred frames, one per latent hop (30 s -> 324)."""
+        """Latent frames: centred mel frames (samples // hop + 1) padded to a multiple of 8 (30 s -> 323)."""
         return num_samples // (self.audio.hop_length * self.dcae.downsample) + 1
 
     def to_dict(self) -> dict[str, Any]:

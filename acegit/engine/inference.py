@@ -1,0 +1,212 @@
+"""The inference API `acegit render` calls: requests -> final latents -> waveforms, deterministically."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from acegit.engine import audio, sampling
+from acegit.engine.checkpoint import load_checkpoint
+from acegit.engine.conditioning import (
+    Conditions,
+    beat_features,
+    key_index,
+    melody_roll,
+    parse_time_signature,
+    time_signature_index,
+)
+from acegit.engine.model import MusicModel
+from acegit.engine.registry import ModelRef
+from acegit.engine.request import GenerationRequest
+from acegit.engine.text import TextEncoder
+from acegit.engine.vocoder import GriffinLim, Vocoder
+from acegit.errors import AcegitError
+
+Progress = Callable[[int, int], None]
+MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
+DTYPE = torch.float32  # the one compute dtype: part of the environment fingerprint
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """ "auto" -> cuda when available, else cpu; an explicit cuda without a GPU is a user error."""
+    name = str(device)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AcegitError("device 'cuda' was asked for but no CUDA GPU is available", hint="use --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise AcegitError(f"unknown device {name!r}", hint="use auto, cpu or cuda") from None
+
+
+def set_deterministic(device: torch.device) -> None:
+    """Process-wide switches the determinism contract needs (docs/render.md). Idempotent."""
+    if device.type == "cuda":
+        # cuBLAS needs a fixed workspace to be deterministic; it must be set before cuBLAS starts, and we set it
+        # ourselves so no user setting is involved.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.use_deterministic_algorithms(True)
+    if device.type == "cpu":
+        torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # oneDNN changes bits with the thread count
+
+
+def device_class(device: torch.device) -> str:
+    """ "cpu" or "cuda:<major>.<minor>" (compute capability): results are exact within one class."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return f"cuda:{major}.{minor}"
+    return "cpu"
+
+
+def environment(device: str | torch.device = "auto") -> dict[str, Any]:
+    """The environment fingerprint of renders on this device, without loading a model."""
+    dev = resolve_device(device)
+    return {
+        "device_class": device_class(dev),
+        "torch": torch.__version__,
+        "dtype": str(DTYPE).removeprefix("torch."),
+        "deterministic": True,
+    }
+
+
+def _check(r: GenerationRequest) -> None:
+    if not 0 < r.duration <= MAX_DURATION:
+        raise AcegitError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {r.duration}")
+    if r.steps < 1:
+        raise AcegitError(f"steps must be at least 1, got {r.steps}")
+    if r.guidance < 0:
+        raise AcegitError(f"guidance must be >= 0, got {r.guidance}")
+    sampling.get_sampler(r.sampler)
+
+
+class Engine:
+    """A loaded model on one device. generate() is deterministic per request: the result of a request never depends
+    on the other requests in the call, the thread count, or the process."""
+
+    def __init__(self, model: MusicModel, weights_hash: str, device: torch.device, vocoder: Vocoder | None = None):
+        self.device = device
+        set_deterministic(device)
+        self.model = model.to(device=device, dtype=DTYPE).eval().requires_grad_(False)
+        self.cfg = model.cfg
+        self.weights_hash = weights_hash
+        self.text = TextEncoder(self.cfg.dit.text_tokens, device)
+        self.vocoder: Vocoder = vocoder or GriffinLim(self.cfg.audio)
+        self._text_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @classmethod
+    def load(cls, ref_or_path: ModelRef | Path | str, device: str | torch.device = "auto") -> Engine:
+        """Load a verified checkpoint folder (or a resolved ModelRef, whose hash must match too)."""
+        dev = resolve_device(device)
+        if isinstance(ref_or_path, ModelRef):
+            model, digest = load_checkpoint(ref_or_path.path, ref_or_path.weights_hash)
+        else:
+            model, digest = load_checkpoint(Path(ref_or_path))
+        return cls(model, digest, dev)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.cfg.audio.sample_rate
+
+    @property
+    def latent_rate(self) -> float:
+        return self.cfg.latent_rate
+
+    def environment(self) -> dict[str, Any]:
+        return environment(self.device)
+
+    def latent_frames(self, duration: float) -> int:
+        return self.cfg.latent_frames(round(duration * self.sample_rate))
+
+    def _encode_text(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token embeddings and mask, computed once per distinct prompt (each prompt alone: no padding effects)."""
+        if prompt not in self._text_cache:
+            self._text_cache[prompt] = self.text.encode(prompt)
+        return self._text_cache[prompt]
+
+    def conditions(self, r: GenerationRequest) -> tuple[Conditions, Conditions]:
+        """The conditional and the guidance (negative / null prompt) conditions of one request, batch of one."""
+        frames = self.latent_frames(r.duration)
+        beats_per_bar = parse_time_signature(r.time_signature)[0] if r.time_signature else 4
+        melody = (
+            melody_roll(r.melody, frames, self.latent_rate)
+            if r.melody is not None
+            else torch.zeros(self.cfg.dit.melody_pitches, frames)
+        )
+
+        def make(prompt: str) -> Conditions:
+            text, mask = self._encode_text(prompt)
+            return Conditions(
+                text=text[None],
+                text_mask=mask[None],
+                bpm=torch.tensor([float(r.bpm)]),
+                key=torch.tensor([key_index(r.key)]),
+                time_signature=torch.tensor([time_signature_index(r.time_signature)]),
+                duration=torch.tensor([float(r.duration)]),
+                melody=melody[None],
+                beats=beat_features(frames, self.latent_rate, r.bpm, beats_per_bar, self.cfg.dit.beat_harmonics)[None],
+            ).to(self.device)
+
+        cond = make(r.prompt)
+        uncond = make(r.negative_prompt) if r.negative_prompt.strip() else cond.without_text()
+        return cond, uncond
+
+    def initial_noise(self, r: GenerationRequest) -> torch.Tensor:
+        """Standard normal (1, C, F, T) from the request's own CPU generator, then moved to the device."""
+        gen = torch.Generator(device="cpu").manual_seed(r.seed & 0xFFFF_FFFF_FFFF_FFFF)
+        c, f = self.cfg.dcae.latent_channels, self.cfg.audio.n_mels // self.cfg.dcae.downsample
+        noise = torch.randn((1, c, f, self.latent_frames(r.duration)), generator=gen, dtype=torch.float32)
+        return noise.to(self.device, DTYPE)
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[GenerationRequest], progress: Progress | None = None) -> list[np.ndarray]:
+        """Final latents, float32 (C, F, T) each, in request order.
+
+        Each request is sampled on its own (batch of one, fixed shapes), which is what makes a result independent of
+        its neighbours in `requests`; cond and guidance branches are separate calls for the same reason.
+        """
+        for r in requests:
+            _check(r)
+        total, done = sum(r.steps for r in requests), 0
+        out = []
+        for r in requests:
+            cond, uncond = self.conditions(r)
+            sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift)
+            denoiser = sampling.guided(self.model.dit, r.guidance, self.cfg.sampling.guidance_interval)
+
+            def step(info: dict[str, Any], base: int = done) -> None:
+                if progress is not None:
+                    progress(base + info["i"] + 1, total)
+
+            x = sampling.get_sampler(r.sampler)(
+                denoiser, self.initial_noise(r), sigmas, extra_args={"cond": cond, "uncond": uncond}, callback=step
+            )
+            done += r.steps
+            out.append(self.model.denormalize_latent(x)[0].float().cpu().numpy())
+        return out
+
+    @torch.inference_mode()
+    def decode_mel(self, latent: np.ndarray) -> torch.Tensor:
+        """Latent (C, F, T) -> magnitude mel (n_mels, 8T) on the device."""
+        z = torch.from_numpy(np.ascontiguousarray(latent, dtype=np.float32))[None].to(self.device, DTYPE)
+        return audio.denormalize_log_mel(self.model.dcae.decode(z)[0], self.cfg.audio)
+
+    def decode(self, latent: np.ndarray, num_samples: int | None = None) -> np.ndarray:
+        """Latent (C, F, T) -> mono float32 waveform at sample_rate; num_samples defaults to (T - 1) latent hops."""
+        expected = (self.cfg.dcae.latent_channels, self.cfg.audio.n_mels // self.cfg.dcae.downsample)
+        if latent.ndim != 3 or tuple(latent.shape[:2]) != expected:
+            raise AcegitError(f"latent has shape {tuple(latent.shape)}, expected {expected + ('T',)}")
+        hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
+        n = num_samples if num_samples is not None else (latent.shape[-1] - 1) * hop
+        with torch.inference_mode():
+            wave = self.vocoder(self.decode_mel(latent), n)
+        return wave.float().cpu().numpy()
