@@ -54,14 +54,14 @@ class RenderCache:
             return entry
         return None
 
-    def put(self, key: str, snapshot: bytes, audio_file: Path) -> CacheEntry:
-        """Publish an entry (a copy of ``audio_file`` and the snapshot bytes); an existing entry wins."""
+    def put(self, key: str, snapshot: bytes, audio: bytes) -> CacheEntry:
+        """Publish an entry (snapshot and audio file bytes); an existing entry wins."""
         final = self._dir(key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key[:12]}-", dir=final.parent))
         try:
             (tmp / SNAPSHOT).write_bytes(snapshot)
-            shutil.copyfile(audio_file, tmp / AUDIO)
+            (tmp / AUDIO).write_bytes(audio)
             for name in (SNAPSHOT, AUDIO):
                 with open(tmp / name, "rb") as f:
                     os.fsync(f.fileno())

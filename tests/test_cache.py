@@ -14,8 +14,7 @@ def test_key_depends_on_fingerprint_and_environment() -> None:
 
 def test_put_then_get_round_trip(tmp_path: Path) -> None:
     cache = RenderCache(tmp_path / "cache")
-    audio = tmp_path / "a.wav"
-    audio.write_bytes(b"RIFF-audio")
+    audio = b"RIFF-audio"
     key = cache_key("sha256:x", "cpu")
     assert cache.get(key) is None
     entry = cache.put(key, b"snapshot", audio)
@@ -26,8 +25,7 @@ def test_put_then_get_round_trip(tmp_path: Path) -> None:
 
 def test_existing_entry_wins_and_no_tmp_left(tmp_path: Path) -> None:
     cache = RenderCache(tmp_path / "cache")
-    audio = tmp_path / "a.wav"
-    audio.write_bytes(b"1")
+    audio = b"1"
     key = cache_key("sha256:x", "cpu")
     cache.put(key, b"first", audio)
     cache.put(key, b"second", audio)

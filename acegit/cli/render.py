@@ -1,0 +1,207 @@
+"""`acegit render`: render stale tracks (or verify the committed snapshots with --check)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from acegit.cli import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from acegit.render import CheckResult, Outcome
+
+_ACTION_STYLE = {"rendered": "green", "cached": "cyan", "fresh": "dim"}
+_VERDICT_STYLE = {"exact": "green", "within tolerance": "yellow"}
+
+
+class _LineProgress:
+    """Plain lines for logs and CI (no TTY)."""
+
+    def __init__(self, err: Console) -> None:
+        self.err = err
+
+    def batch(self, names: Sequence[str], steps: int) -> None:
+        self.err.print(f"sampling {', '.join(names)} ({steps} steps)")
+
+    def step(self, done: int, total: int) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        if outcome.action != "fresh":
+            self.err.print(f"{outcome.action:<9} {outcome.name} ({outcome.seconds:.2f} s)")
+
+
+class _BarProgress(_LineProgress):
+    """A rich bar over the tracks and one over the sampling steps of the current batch."""
+
+    def __init__(self, err: Console, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        super().__init__(err)
+        self.bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        )
+        self.tracks = self.bars.add_task("tracks", total=total)
+        self.steps = self.bars.add_task("steps", total=1, visible=False)
+
+    def batch(self, names: Sequence[str], steps: int) -> None:
+        self.bars.update(self.steps, description=", ".join(names)[:40], completed=0, total=steps, visible=True)
+
+    def step(self, done: int, total: int) -> None:
+        self.bars.update(self.steps, completed=done, total=total)
+
+    def finished(self, outcome: Outcome) -> None:
+        self.bars.advance(self.tracks)
+
+
+def _progress(err: Console, total: int, quiet: bool) -> _LineProgress:
+    return _BarProgress(err, total) if err.is_terminal and not quiet else _LineProgress(err)
+
+
+def _render_table(outcomes: list[Outcome], elapsed: float) -> object:
+    from rich.table import Table
+
+    table = Table(title=f"render: {elapsed:.1f} s", title_justify="left", box=None)
+    for col in ("track", "result", "time", "audio", "lock"):
+        table.add_column(col)
+    for o in outcomes:
+        style = _ACTION_STYLE.get(o.action, "")
+        lock_note = "" if o.action == "fresh" else (" (updated)" if o.lock_changed else " (unchanged)")
+        seconds = f"{o.seconds:.2f} s" if o.action != "fresh" else ""
+        table.add_row(o.name, f"[{style}]{o.action}[/]", seconds, o.audio or "", (o.lock or "") + lock_note)
+    return table
+
+
+def _check_table(results: list[CheckResult]) -> object:
+    from rich.table import Table
+
+    table = Table(title="render --check", title_justify="left", box=None)
+    for col in ("track", "verdict", "detail"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.name, f"[{_VERDICT_STYLE.get(r.verdict, 'red')}]{r.verdict}[/]", r.detail)
+    return table
+
+
+@app.command("render")
+def render(
+    tracks: Annotated[list[str] | None, typer.Argument(help="Tracks to render (default: every stale track).")] = None,
+    all_tracks: Annotated[bool, typer.Option("--all", help="Render every track, fresh ones included.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Render even fresh tracks.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Re-render and compare with the committed snapshots; write nothing.")
+    ] = False,
+    changed_since: Annotated[
+        str | None, typer.Option("--changed-since", metavar="REV", help="Only tracks changed since a git revision.")
+    ] = None,
+    shard: Annotated[
+        str | None, typer.Option("--shard", metavar="K/N", help="Only the K-th of N stable shares of the tracks.")
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[
+        int | None,
+        typer.Option("--batch-size", min=1, max=256, help="Tracks per batch (default: 8 on a GPU, 1 on CPU)."),
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the render cache.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout (docs/cli.md).")] = False,
+) -> None:
+    """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
+    from rich.console import Console
+
+    from acegit.project import find_project
+    from acegit.render import check_tracks, parse_shard, render_tracks, select_tracks
+
+    project = find_project()
+    statuses = select_tracks(
+        project, tracks or (), changed_since=changed_since, shard=parse_shard(shard) if shard else None
+    )
+    force = force or all_tracks  # --all: every selected track, fresh or not
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    progress = _progress(err, len(statuses), quiet=as_json)
+    start = time.perf_counter()
+    bars = getattr(progress, "bars", None)
+    if check:
+        with bars or contextlib.nullcontext():
+            results = check_tracks(project, statuses, device=device, batch_size=batch_size, progress=progress)
+        failed = [r for r in results if not r.ok]
+        if as_json:
+            typer.echo(json.dumps(_check_json(results), indent=2, ensure_ascii=False))
+        else:
+            out.print(_check_table(results))
+            summary = f"{len(results) - len(failed)} of {len(results)} snapshots reproduce"
+            out.print(f"[{'red' if failed else 'green'}]{summary}[/]")
+        if failed:
+            names = ", ".join(r.name for r in failed)
+            err.print(f"error: render --check failed for {names}")
+            raise typer.Exit(1)
+        return
+    with bars or contextlib.nullcontext():
+        outcomes = render_tracks(
+            project,
+            statuses,
+            force=force,
+            device=device,
+            use_cache=not no_cache,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    elapsed = time.perf_counter() - start
+    if as_json:
+        typer.echo(json.dumps(_render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
+    elif not outcomes:
+        out.print("No tracks selected.")
+    else:
+        out.print(_render_table(outcomes, elapsed))
+    sys.stdout.flush()
+
+
+def _render_json(outcomes: list[Outcome], elapsed: float) -> dict[str, object]:
+    return {
+        "schema": 1,
+        "command": "render",
+        "seconds": round(elapsed, 3),
+        "tracks": [
+            {
+                "name": o.name,
+                "result": o.action,
+                "seconds": round(o.seconds, 3),
+                "audio": o.audio,
+                "lock": o.lock,
+                "lock_changed": o.lock_changed,
+                "fingerprint": o.fingerprint,
+            }
+            for o in outcomes
+        ],
+    }
+
+
+def _check_json(results: list[CheckResult]) -> dict[str, object]:
+    def num(x: float | None) -> float | str | None:
+        return None if x is None else (str(x) if x in (float("inf"), float("-inf")) else round(x, 6))
+
+    return {
+        "schema": 1,
+        "command": "render --check",
+        "ok": all(r.ok for r in results),
+        "tracks": [
+            {
+                "name": r.name,
+                "verdict": r.verdict,
+                "ok": r.ok,
+                "detail": r.detail,
+                "max_abs": num(r.max_abs),
+                "snr_db": num(r.snr_db),
+                "snapshot_device_class": r.device_class,
+            }
+            for r in results
+        ],
+    }

@@ -1,0 +1,495 @@
+"""Rendering: choose the tracks, sample them through the engine, publish audio + lock file + cache entry.
+
+Only this module and the engine import torch, and only once something really has to be sampled or decoded:
+a render with nothing stale (or only cache hits) never loads the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from acegit.cache import RenderCache, cache_key
+from acegit.engine.registry import ModelRef, resolve_model
+from acegit.engine.request import GenerationRequest
+from acegit.errors import AcegitError, InputError, UsageError
+from acegit.fingerprint import input_fingerprint
+from acegit.fsutil import atomic_open, atomic_write_bytes
+from acegit.lockfile import (
+    AudioStats,
+    Lock,
+    LockEnvironment,
+    build_lock,
+    decode_latent,
+    dumps_lock,
+    latent_sha256,
+    lock_path,
+    read_lock,
+)
+from acegit.project import Project
+from acegit.status import FRESH, INVALID, TrackStatus, project_status
+from acegit.track import Track, load_tracks
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from acegit.engine.inference import Engine
+
+DEVICES = ("auto", "cpu", "cuda")
+GPU_BATCH = 8  # fixed batch shape on a GPU: short batches are padded, so neighbours never change a result
+# `render --check` across device classes: the re-rendered latent must match the snapshot to this SNR (docs/render.md).
+TOLERANCE_SNR_DB = 20.0
+
+RENDERED, CACHED, SKIPPED = "rendered", "cached", "fresh"
+EXACT, TOLERANT, MISMATCH, STALE, MISSING, CORRUPT = (
+    "exact",
+    "within tolerance",
+    "mismatch",
+    "stale",
+    "missing",
+    "corrupt",
+)
+CHECK_PASSES = (EXACT, TOLERANT)
+
+
+class Progress(Protocol):
+    """What the CLI shows while rendering; the core never prints."""
+
+    def batch(self, names: Sequence[str], steps: int) -> None: ...
+    def step(self, done: int, total: int) -> None: ...
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+class _Silent:
+    def batch(self, names: Sequence[str], steps: int) -> None:
+        pass
+
+    def step(self, done: int, total: int) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one track: rendered, restored from the cache, or skipped because it is fresh."""
+
+    name: str
+    action: str
+    seconds: float = 0.0
+    audio: str | None = None  # relative to the project root
+    lock: str | None = None
+    fingerprint: str | None = None
+    lock_changed: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How a re-render compares with the committed snapshot."""
+
+    name: str
+    verdict: str
+    detail: str = ""
+    max_abs: float | None = None
+    snr_db: float | None = None
+    device_class: str | None = None  # where the snapshot was rendered
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in CHECK_PASSES
+
+
+# --- choosing tracks -------------------------------------------------------------------------------------------
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """ "2/4" -> (2, 4): the second of four shares, 1-based."""
+    try:
+        k_text, n_text = text.split("/")
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise UsageError(f"--shard {text!r} must look like K/N, e.g. --shard 2/4") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {text}: K must be between 1 and N (got K={k}, N={n})")
+    return k, n
+
+
+def in_shard(name: str, shard: tuple[int, int]) -> bool:
+    """Stable by track name alone: N jobs with shards 1/N..N/N cover every track exactly once."""
+    k, n = shard
+    return int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:16], 16) % n == k - 1
+
+
+def _changed_since(project: Project, rev: str, statuses: list[TrackStatus]) -> set[str]:
+    """Tracks whose track file, lock file or melody file differs between `rev` and the working tree."""
+    from acegit.gitrepo import GitRepo
+
+    repo = GitRepo.discover(project.root)
+    changed = {(repo.root / f).resolve() for f in repo.changed_files(rev, None)}
+    names = set()
+    for st in statuses:
+        track_file = (project.root / st.path).resolve()
+        files = {track_file, lock_path(track_file)}
+        if st.state != INVALID:
+            melody = load_tracks(project, [st.name])[0].melody_path
+            if melody is not None:
+                files.add(melody.resolve())
+        if files & changed:
+            names.add(st.name)
+    return names
+
+
+def select_tracks(
+    project: Project,
+    names: Sequence[str] = (),
+    *,
+    changed_since: str | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[TrackStatus]:
+    """The tracks a command works on, with their status; named tracks must exist."""
+    statuses = project_status(project).tracks
+    if names:
+        by_name = {st.name: st for st in statuses}
+        load_tracks(project, [n for n in names if n not in by_name])  # raises "no track named ..." with a hint
+        statuses = [by_name[n] for n in dict.fromkeys(names)]
+    if changed_since is not None:
+        keep = _changed_since(project, changed_since, statuses)
+        statuses = [st for st in statuses if st.name in keep]
+    if shard is not None:
+        statuses = [st for st in statuses if in_shard(st.name, shard)]
+    return statuses
+
+
+def _load_valid(project: Project, statuses: Sequence[TrackStatus]) -> list[Track]:
+    bad = [st for st in statuses if st.state == INVALID]
+    if bad:
+        lines = "\n".join(f"  {st.message}" for st in bad)
+        raise AcegitError(f"{len(bad)} track(s) cannot be rendered:\n{lines}", hint="Fix them, then render again.")
+    return load_tracks(project, [st.name for st in statuses]) if statuses else []
+
+
+# --- engine plumbing -------------------------------------------------------------------------------------------
+
+
+def request_for(track: Track) -> GenerationRequest:
+    """The engine's view of a track: every render field, nothing else."""
+    return GenerationRequest(
+        prompt=track.prompt,
+        negative_prompt=track.negative_prompt,
+        seed=track.seed,
+        duration=track.duration,
+        bpm=track.bpm,
+        key=track.key,
+        time_signature=track.time_signature,
+        steps=track.steps,
+        guidance=track.guidance,
+        sampler=track.sampler,
+        melody=track.melody_path,
+        loop=track.loop,
+    )
+
+
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise UsageError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
+
+
+class _Engines:
+    """Loads each model at most once per run, on first use."""
+
+    def __init__(self, project: Project, device: str) -> None:
+        self.project, self.device = project, device
+        self.refs: dict[str, ModelRef] = {}
+        self.engines: dict[str, Engine] = {}
+
+    def ref(self, name: str) -> ModelRef:
+        if name not in self.refs:
+            self.refs[name] = resolve_model(name, self.project.models)
+        return self.refs[name]
+
+    def environment(self) -> LockEnvironment:
+        from acegit.engine.inference import environment
+
+        env = environment(self.device)
+        return LockEnvironment.make(env["device_class"], env["torch"], env["dtype"], env["deterministic"])
+
+    def get(self, name: str) -> Engine:
+        if name not in self.engines:
+            from acegit.engine.inference import Engine
+
+            self.engines[name] = Engine.load(self.ref(name), device=self.device)
+        return self.engines[name]
+
+
+def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _sample(
+    engine: Engine,
+    tracks: list[Track],
+    progress: Progress,
+    on_latent: Callable[[Track, np.ndarray, float], None],
+    batch_size: int | None = None,
+) -> None:
+    """Generate latents in fixed-shape batches (GPU) or one at a time (CPU), handing each to `on_latent`."""
+    on_gpu = engine.device.type == "cuda"
+    size = batch_size or (GPU_BATCH if on_gpu else 1)
+    # Same-duration neighbours keep padding inside the engine to a minimum; order stays stable.
+    ordered = sorted(tracks, key=lambda t: (t.duration, t.name)) if on_gpu else tracks
+    for batch in _batches(ordered, size):
+        requests = [request_for(t) for t in batch]
+        if on_gpu and len(requests) < size:
+            requests += [requests[-1]] * (size - len(requests))  # fixed batch shape; the copies are discarded
+        progress.batch([t.name for t in batch], max(t.steps for t in batch))
+        start = time.perf_counter()
+        latents = engine.generate(requests, progress=progress.step)
+        per_track = (time.perf_counter() - start) / len(batch)
+        for track, latent in zip(batch, latents, strict=False):
+            on_latent(track, latent, per_track)
+
+
+# --- writing results -------------------------------------------------------------------------------------------
+
+_SUBTYPES = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS"}
+
+
+def audio_bytes(wave: np.ndarray, sample_rate: int, fmt: str) -> bytes:
+    """Encode mono float audio as a wav / flac / ogg file's bytes."""
+    import numpy as np
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    data = np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0)
+    subtype = "FLOAT" if fmt == "cache" else _SUBTYPES[fmt]
+    sf.write(buf, data, sample_rate, format="WAV" if fmt == "cache" else fmt.upper(), subtype=subtype)
+    return buf.getvalue()
+
+
+def audio_path(project: Project, name: str) -> Path:
+    return project.build_dir / f"{name}.{project.audio_format}"
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomic write, skipped when the bytes are already there (a re-render leaves Git and mtimes untouched)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    atomic_write_bytes(path, data)
+    return True
+
+
+def _publish(project: Project, track: Track, lock: Lock, wave: np.ndarray, sample_rate: int) -> tuple[Path, bool]:
+    """Audio first, lock last: if killed in between, the old lock makes the track read as stale, never as fresh."""
+    out = audio_path(project, track.name)
+    _write_if_changed(out, audio_bytes(wave, sample_rate, project.audio_format))
+    changed = _write_if_changed(lock_path(track.path), dumps_lock(lock).encode("utf-8"))
+    return out, changed
+
+
+def _project_lock(project: Project) -> Any:
+    """One render per project at a time; a second one is told who holds it instead of corrupting files."""
+    from filelock import FileLock, Timeout
+
+    lock_file = project.root / ".acegit" / "render.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    flock = FileLock(str(lock_file))
+    try:
+        flock.acquire(timeout=0)
+    except Timeout:
+        raise AcegitError(
+            f"another acegit render is running in {project.root} (it holds {project.display(lock_file)})",
+            hint="Wait for it to finish, then run the command again.",
+        ) from None
+    return flock
+
+
+def render_tracks(
+    project: Project,
+    statuses: Sequence[TrackStatus],
+    *,
+    force: bool = False,
+    device: str = "auto",
+    use_cache: bool = True,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> list[Outcome]:
+    """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry."""
+    import soundfile as sf
+
+    _check_device(device)
+    progress = progress or _Silent()
+    tracks = _load_valid(project, statuses)
+    state = {st.name: st.state for st in statuses}
+    outcomes: dict[str, Outcome] = {}
+    todo = []
+    for t in tracks:
+        if state[t.name] == FRESH and not force:
+            outcomes[t.name] = Outcome(t.name, SKIPPED, lock=project.display(lock_path(t.path)))
+            progress.finished(outcomes[t.name])
+        else:
+            todo.append(t)
+    if not todo:
+        return [outcomes[t.name] for t in tracks]
+
+    flock = _project_lock(project)
+    try:
+        engines = _Engines(project, device)
+        env = engines.environment()
+        cache = RenderCache(project.cache_dir)
+        cache.clean_stale_tmp()
+
+        def done(track: Track, action: str, seconds: float, audio: Path, changed: bool, fp: str) -> None:
+            o = Outcome(
+                track.name,
+                action,
+                seconds,
+                project.display(audio),
+                project.display(lock_path(track.path)),
+                fp,
+                changed,
+            )
+            outcomes[track.name] = o
+            progress.finished(o)
+
+        by_model: dict[str, list[Track]] = {}
+        for t in todo:
+            ref = engines.ref(t.model)
+            fp = input_fingerprint(t, ref)
+            entry = cache.get(cache_key(fp, env.fingerprint)) if use_cache else None
+            if entry is not None:
+                start = time.perf_counter()
+                cached = read_lock(entry.snapshot, f"cache entry {entry.key[:12]}")
+                wave, sr = sf.read(entry.audio, dtype="float32")
+                lock = dataclasses.replace(cached, track=t.name)
+                audio, changed = _publish(project, t, lock, wave, sr)
+                done(t, CACHED, time.perf_counter() - start, audio, changed, fp)
+            else:
+                by_model.setdefault(t.model, []).append(t)
+
+        for model_name, group in by_model.items():
+            engine = engines.get(model_name)
+            ref = engines.ref(model_name)
+
+            def publish(
+                track: Track, latent: np.ndarray, seconds: float, engine: Engine = engine, ref: ModelRef = ref
+            ) -> None:
+                start = time.perf_counter()
+                num = round(track.duration * engine.sample_rate)
+                wave = engine.decode(latent, num_samples=num)
+                lock = build_lock(track, ref, latent, env, AudioStats.of(wave, engine.sample_rate))
+                snapshot = dumps_lock(lock).encode("utf-8")
+                if use_cache:
+                    key = cache_key(lock.input.fingerprint, env.fingerprint)
+                    cache.put(key, snapshot, audio_bytes(wave, engine.sample_rate, "cache"))
+                audio, changed = _publish(project, track, lock, wave, engine.sample_rate)
+                seconds += time.perf_counter() - start
+                done(track, RENDERED, seconds, audio, changed, lock.input.fingerprint)
+
+            _sample(engine, group, progress, publish, batch_size)
+    finally:
+        flock.release()
+    return [outcomes[t.name] for t in tracks]
+
+
+# --- verifying -------------------------------------------------------------------------------------------------
+
+
+def compare_latents(new: np.ndarray, snapshot: np.ndarray) -> tuple[float, float]:
+    """(max |Δ|, SNR in dB of the snapshot against the difference); SNR is inf when they are equal."""
+    import numpy as np
+
+    if new.shape != snapshot.shape:
+        return math.inf, -math.inf
+    diff = new.astype(np.float64) - snapshot.astype(np.float64)
+    noise = float(np.sum(diff * diff))
+    signal = float(np.sum(snapshot.astype(np.float64) ** 2))
+    snr = math.inf if noise == 0 else 10 * math.log10(max(signal, 1e-30) / noise)
+    return float(np.max(np.abs(diff))) if diff.size else 0.0, snr
+
+
+def _judge(name: str, latent: np.ndarray, lock: Lock, env: LockEnvironment) -> CheckResult:
+    where = lock.environment.device_class
+    if latent_sha256(latent) == lock.latent.sha256:
+        return CheckResult(name, EXACT, "bit-identical latent", 0.0, math.inf, where)
+    if latent.shape != tuple(lock.latent.shape):
+        detail = f"latent shape {latent.shape} ≠ snapshot {tuple(lock.latent.shape)}"
+        return CheckResult(name, MISMATCH, detail, device_class=where)
+    max_abs, snr = compare_latents(latent, decode_latent(lock))
+    figures = f"max |Δ| {max_abs:.3g}, latent SNR {snr:.1f} dB"
+    if lock.environment.fingerprint == env.fingerprint:
+        detail = f"same environment ({where}) but different bits: {figures}"
+        return CheckResult(name, MISMATCH, detail, max_abs, snr, where)
+    if snr >= TOLERANCE_SNR_DB:
+        detail = f"{figures} (rendered on {where}, now {env.device_class}; tolerance ≥ {TOLERANCE_SNR_DB:g} dB)"
+        return CheckResult(name, TOLERANT, detail, max_abs, snr, where)
+    detail = f"{figures}, below the {TOLERANCE_SNR_DB:g} dB tolerance (snapshot from {where}, now {env.device_class})"
+    return CheckResult(name, MISMATCH, detail, max_abs, snr, where)
+
+
+def check_tracks(
+    project: Project,
+    statuses: Sequence[TrackStatus],
+    *,
+    device: str = "auto",
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> list[CheckResult]:
+    """Re-render every selected track that has a lock file and compare; writes nothing."""
+    _check_device(device)
+    progress = progress or _Silent()
+    results: dict[str, CheckResult] = {}
+    engines = _Engines(project, device)
+    to_sample: dict[str, list[tuple[Track, Lock]]] = {}
+    names = [st.name for st in statuses]
+    for st in statuses:
+        if st.state == INVALID:
+            results[st.name] = CheckResult(st.name, CORRUPT, st.message or "invalid track")
+            continue
+        track = load_tracks(project, [st.name])[0]
+        lpath = lock_path(track.path)
+        if not lpath.is_file():
+            results[st.name] = CheckResult(st.name, MISSING, f"no {project.display(lpath)}: run `acegit render`")
+            continue
+        try:
+            lock = read_lock(lpath, project.display(lpath))
+        except InputError as e:
+            results[st.name] = CheckResult(st.name, CORRUPT, str(e))
+            continue
+        if input_fingerprint(track, engines.ref(track.model)) != lock.input.fingerprint:
+            reasons = ", ".join(st.reasons) or "input changed"
+            detail = f"{reasons} since the snapshot: run `acegit render {st.name}` and commit the lock file"
+            results[st.name] = CheckResult(st.name, STALE, detail, device_class=lock.environment.device_class)
+            continue
+        to_sample.setdefault(track.model, []).append((track, lock))
+
+    if to_sample:
+        env = engines.environment()
+        for model_name, pairs in to_sample.items():
+            locks = {t.name: lk for t, lk in pairs}
+
+            def judge(track: Track, latent: np.ndarray, seconds: float, locks: dict[str, Lock] = locks) -> None:
+                results[track.name] = _judge(track.name, latent, locks[track.name], env)
+                progress.finished(Outcome(track.name, results[track.name].verdict, seconds))
+
+            _sample(engines.get(model_name), [t for t, _ in pairs], progress, judge, batch_size)
+    return [results[n] for n in names]
+
+
+def write_audio(path: Path, wave: np.ndarray, sample_rate: int) -> None:
+    """Write decoded audio to a user-chosen file (format from the suffix), atomically."""
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in _SUBTYPES:
+        raise UsageError(f"{path}: unsupported audio format {fmt!r}; use .wav, .flac or .ogg")
+    with atomic_open(path) as f:
+        f.write(audio_bytes(wave, sample_rate, fmt))
