@@ -44,11 +44,11 @@ def source_fingerprint(track: Track) -> str:
     return _digest(source_fields(track))
 
 
-def input_fields(track: Track, model: ModelRef) -> dict[str, Any]:
-    """Everything the input fingerprint covers, as the JSON object that gets hashed."""
+def input_fields(source: str, model: ModelRef) -> dict[str, Any]:
+    """The JSON object the input fingerprint hashes, given the track's source fingerprint."""
     return {
         "render_format": RENDER_FORMAT_VERSION,
-        **source_fields(track),
+        "source": source,
         "model": model.name,
         "weights": model.weights_hash,
     }
@@ -56,7 +56,12 @@ def input_fields(track: Track, model: ModelRef) -> dict[str, Any]:
 
 def input_fingerprint(track: Track, model: ModelRef) -> str:
     """Changes exactly when a render-relevant field, the melody bytes, the model or the render format change."""
-    return _digest(input_fields(track, model))
+    return input_fingerprint_of(source_fingerprint(track), model)
+
+
+def input_fingerprint_of(source: str, model: ModelRef) -> str:
+    """`input_fingerprint` from an already computed `source_fingerprint` (status caches those)."""
+    return _digest(input_fields(source, model))
 
 
 def environment_fingerprint(device_class: str, torch: str, dtype: str, deterministic: bool) -> str:

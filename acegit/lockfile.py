@@ -311,9 +311,11 @@ def read_lock_head(path: Path, shown: str | None = None) -> tuple[str, LockInput
     """Only `track` and [input], without reading or checking the latent: cheap enough for `acegit status`."""
     err = _errors(path, shown)
     head = _read(path, err, _HEAD_CHUNK)
-    cut = head.find(b"\n[latent]\n")
-    # An unusual layout or a large head: parse the whole file.
-    head = _read(path, err) if cut < 0 else head[: cut + 1]
+    # write_lock puts `format`, `track` and [input] first: parse up to the next table only (tomllib is pure
+    # Python, and status reads a thousand of these). Any other layout falls back to parsing the whole file.
+    start = head.find(b"\n[input]\n")
+    cut = head.find(b"\n[", start + 1) if start >= 0 else -1
+    head = head[: cut + 1] if cut >= 0 else _read(path, err)
     return _input(_parse(head, err), err)
 
 

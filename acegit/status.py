@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from acegit import __version__
 from acegit.engine.registry import ModelRef, resolve_model
 from acegit.errors import AcegitError
-from acegit.fingerprint import RENDER_FORMAT_VERSION, input_fingerprint, source_fingerprint
-from acegit.lockfile import lock_path, read_lock_head
+from acegit.fingerprint import RENDER_FORMAT_VERSION, input_fingerprint_of, source_fingerprint
+from acegit.fsutil import atomic_write_text
+from acegit.lockfile import LockInput, lock_path, read_lock_head
 from acegit.project import Project
 from acegit.track import TRACK_SUFFIX, check_unique, load_track, track_files
 
@@ -19,6 +27,9 @@ SOURCE_CHANGED = "source changed"
 MODEL_CHANGED = "model changed"
 FORMAT_CHANGED = "render format changed"
 STATUS_SCHEMA = 1
+# git-index-style cache of parsed track files and lock heads (ignored by Git via /.acegit/ in .gitignore).
+STAT_CACHE = Path(".acegit") / "status-cache.json"
+RACY_NS = 2_000_000_000  # files touched this recently may change again within one timestamp tick: never cache them
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class TrackStatus:
     reasons: tuple[str, ...] = ()
     message: str | None = None
     lock: str | None = None  # lock file, relative to the project root, when it exists
-    fingerprint: str | None = None  # the current input fingerprint, when it could be computed
+    fingerprint: str | None = None  # the current input fingerprint, when a snapshot exists to compare with
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,73 @@ class ProjectStatus:
         }
 
 
+def _sig(path: Path) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino]
+
+
+class _StatCache:
+    """Parsed track files and lock heads keyed by (path, stat); any change to a file or its dependencies misses.
+
+    The header pins the acegit version and acegit.toml's stat, so new defaults or code invalidate everything.
+    """
+
+    def __init__(self, project: Project, enabled: bool) -> None:
+        self.root = project.root
+        self.path = project.root / STAT_CACHE
+        self.enabled = enabled
+        self.now = time.time_ns()
+        self.project_sig = _sig(project.path)
+        self.header = {
+            "acegit": __version__,
+            "render_format": RENDER_FORMAT_VERSION,
+            "root": str(project.root),
+            "project": self.project_sig,
+        }
+        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = {}
+        if enabled:
+            try:
+                doc = json.loads(self.path.read_text(encoding="utf-8"))
+                if isinstance(doc, dict) and doc.get("header") == self.header and isinstance(doc.get("entries"), dict):
+                    self.old = doc["entries"]
+            except (OSError, ValueError):
+                pass
+
+    def _racy(self, sig: list[int] | None) -> bool:
+        return sig is not None and max(sig[0], sig[1]) > self.now - RACY_NS
+
+    def _key(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def get(self, path: Path) -> Any:
+        entry = self.old.get(self._key(path))
+        if entry is None or entry["sig"] != _sig(path):
+            return None
+        if any(_sig(Path(p)) != s for p, s in entry["deps"]):
+            return None
+        self.new[self._key(path)] = entry
+        return entry["value"]
+
+    def put(self, path: Path, value: Any, deps: tuple[Path, ...] = ()) -> None:
+        sigs = [_sig(path), *(_sig(d) for d in deps)]
+        if self.enabled and not any(self._racy(s) for s in sigs):
+            self.new[self._key(path)] = {
+                "sig": sigs[0],
+                "deps": [[str(d), s] for d, s in zip(deps, sigs[1:], strict=True)],
+                "value": value,
+            }
+
+    def save(self) -> None:
+        if not self.enabled or self.new == self.old or self._racy(self.project_sig):
+            return
+        with contextlib.suppress(OSError):  # a read-only checkout still gets a correct (slower) status
+            atomic_write_text(self.path, json.dumps({"header": self.header, "entries": self.new}, sort_keys=True))
+
+
 class _Models:
     """Resolves each model name once per status run (reading one small `sha256` file)."""
 
@@ -84,7 +162,26 @@ class _Models:
         return found
 
 
-def track_status(path: Path, project: Project, models: _Models) -> TrackStatus:
+def _track_facts(path: Path, project: Project, cache: _StatCache) -> dict[str, Any]:
+    """What status needs from a track file: its source fingerprint and model name."""
+    facts = cache.get(path)
+    if facts is None:
+        track = load_track(path, project)
+        facts = {"source": source_fingerprint(track), "model": track.model}
+        cache.put(path, facts, (track.melody_path,) if track.melody_path else ())
+    return facts
+
+
+def _lock_facts(path: Path, shown: str, cache: _StatCache) -> tuple[str, LockInput]:
+    facts = cache.get(path)
+    if facts is None:
+        name, head = read_lock_head(path, shown)
+        facts = {"track": name, "input": dataclasses.asdict(head)}
+        cache.put(path, facts)
+    return facts["track"], LockInput(**facts["input"])
+
+
+def track_status(path: Path, project: Project, models: _Models, cache: _StatCache) -> TrackStatus:
     """The state of one track file."""
     shown = project.display(path)
     name = path.name[: -len(TRACK_SUFFIX)]
@@ -93,36 +190,39 @@ def track_status(path: Path, project: Project, models: _Models) -> TrackStatus:
     has_lock = lpath.is_file()
     lock = lshown if has_lock else None
     try:
-        track = load_track(path, project)
+        facts = _track_facts(path, project, cache)
         if not has_lock:
             return TrackStatus(name, shown, STALE, (NO_SNAPSHOT,), lock=lock)
-        locked_track, locked = read_lock_head(lpath, lshown)
+        locked_track, locked = _lock_facts(lpath, lshown, cache)
         if locked_track != name:
             raise AcegitError(
                 f"{lshown}: snapshot belongs to track {locked_track!r}, not {name!r}",
                 hint=f"Delete it and run `acegit render {name}`.",
             )
-        model = models.get(track.model)
+        model = models.get(facts["model"])
     except AcegitError as e:
         return TrackStatus(name, shown, INVALID, message=str(e), lock=lock)
-    fingerprint = input_fingerprint(track, model)
+    fingerprint = input_fingerprint_of(facts["source"], model)
     if fingerprint == locked.fingerprint:
         return TrackStatus(name, shown, FRESH, lock=lock, fingerprint=fingerprint)
     reasons = []
-    if locked.render_format != RENDER_FORMAT_VERSION:
-        reasons.append(FORMAT_CHANGED)
+    if locked.source != facts["source"]:
+        reasons.append(SOURCE_CHANGED)
     if (locked.model, locked.weights) != (model.name, model.weights_hash):
         reasons.append(MODEL_CHANGED)
-    if locked.source != source_fingerprint(track):
-        reasons.insert(0, SOURCE_CHANGED)
-    if not reasons:  # the fingerprint recipe itself changed without a format bump; be honest rather than silent
+    if locked.render_format != RENDER_FORMAT_VERSION:
+        reasons.append(FORMAT_CHANGED)
+    if not reasons:  # the fingerprint recipe changed without a format bump; say so rather than call it fresh
         reasons.append(SOURCE_CHANGED)
     return TrackStatus(name, shown, STALE, tuple(reasons), lock=lock, fingerprint=fingerprint)
 
 
-def project_status(project: Project) -> ProjectStatus:
-    """Every track's state, sorted by name."""
+def project_status(project: Project, use_cache: bool = True) -> ProjectStatus:
+    """Every track's state, sorted by name; `use_cache` keeps parsed files in .acegit/ keyed by their stat."""
     paths = track_files(project.tracks_dir)
     check_unique(paths, project)
     models = _Models(project)
-    return ProjectStatus(project.name, project.root, [track_status(p, project, models) for p in paths])
+    cache = _StatCache(project, use_cache)
+    result = ProjectStatus(project.name, project.root, [track_status(p, project, models, cache) for p in paths])
+    cache.save()
+    return result

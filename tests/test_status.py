@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +109,45 @@ def test_json_schema(project: Project, render_fake: Callable[..., Path]) -> None
 def test_empty_project(project: Project) -> None:
     (project.tracks_dir / "example.toml").unlink()
     assert project_status(project).tracks == []
+
+
+def test_stat_cache_hits_and_misses(
+    project: Project, render_fake: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import acegit.status
+
+    monkeypatch.setattr(acegit.status, "RACY_NS", -(10**18))  # treat every file as old enough to cache
+    midi = project.root / "theme.mid"
+    midi.write_bytes(b"MThd-1")
+    edit(project, "example", "seed = 1234", 'seed = 1234\nmelody = "theme.mid"')
+    render_fake(project, "example")
+    assert states(project)["example"] == ("fresh", ())
+    assert (project.root / acegit.status.STAT_CACHE).is_file()
+
+    real_load = acegit.status.load_track
+    monkeypatch.setattr(acegit.status, "load_track", lambda *a: pytest.fail("cache missed"))
+    assert states(project)["example"] == ("fresh", ())  # served from the cache
+
+    monkeypatch.setattr(acegit.status, "load_track", real_load)
+    track = project.tracks_dir / "example.toml"
+    edit(project, "example", "bpm = 80", "bpm = 81")  # same size: only the timestamps tell
+    st = track.stat()
+    os.utime(track, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert states(project)["example"] == ("stale", ("source changed",))
+    edit(project, "example", "bpm = 81", "bpm = 80")
+    assert states(project)["example"] == ("fresh", ())
+    midi.write_bytes(b"MThd-22")  # a dependency of the cached track entry
+    assert states(project)["example"] == ("stale", ("source changed",))
+    midi.write_bytes(b"MThd-1")
+    assert states(project)["example"] == ("fresh", ())
+    project.path.write_text(project.path.read_text().replace("steps = 20", "steps = 21"), encoding="utf-8")
+    project = load_project(project.root)
+    assert states(project)["example"] == ("stale", ("source changed",))
+
+
+def test_racy_files_are_not_cached(project: Project, render_fake: Callable[..., Path]) -> None:
+    import acegit.status
+
+    render_fake(project, "example")  # just written: within RACY_NS of now
+    assert states(project)["example"] == ("fresh", ())
+    assert not (project.root / acegit.status.STAT_CACHE).exists()

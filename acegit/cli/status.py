@@ -15,10 +15,11 @@ _STYLE = {"fresh": "green", "stale": "yellow", "invalid": "red"}
 @app.command("status")
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON object (docs/cli.md).")] = False,
+    show_all: Annotated[bool, typer.Option("--all", "-a", help="List fresh tracks too.")] = False,
 ) -> None:
-    """List every track as fresh, stale (and why) or invalid. Exit 1 when a track is invalid."""
+    """List stale (and why) and invalid tracks; fresh ones are counted. Exit 1 when a track is invalid."""
     from acegit.project import find_project
-    from acegit.status import INVALID, project_status
+    from acegit.status import FRESH, INVALID, STALE, project_status
 
     result = project_status(find_project())
     if as_json:
@@ -27,17 +28,21 @@ def status(
         from rich.console import Console
         from rich.markup import escape
 
-        out = Console(highlight=False)
-        if not result.tracks:
-            out.print('No tracks yet. Create one with `acegit add NAME --prompt "..."`.')
+        # One print call: rich's per-call overhead is most of the time on a thousand-track project.
+        lines = []
         for t in result.tracks:
-            style = _STYLE[t.state]
-            detail = ", ".join(t.reasons) if t.reasons else (t.message or "")
-            line = f"[{style}]{t.state:<8}[/] {escape(t.name)}"
-            if detail:
-                line += f"  [dim]({escape(detail)})[/]" if t.state != INVALID else f"\n         {escape(detail)}"
-            out.print(line)
-        counts = ", ".join(f"{result.count(s)} {s}" for s in ("fresh", "stale", "invalid"))
-        out.print(f"[dim]{len(result.tracks)} tracks: {counts}[/]")
+            if t.state == FRESH and not show_all:
+                continue
+            line = f"[{_STYLE[t.state]}]{t.state:<8}[/] {escape(t.name)}"
+            if t.reasons:
+                line += f"  [dim]({escape(', '.join(t.reasons))})[/]"
+            if t.message:
+                line += "\n" + "\n".join(f"         {escape(m)}" for m in t.message.splitlines())
+            lines.append(line)
+        if not result.tracks:
+            lines.append('No tracks yet. Create one with `acegit add NAME --prompt "..."`.')
+        counts = ", ".join(f"{result.count(s)} {s}" for s in (FRESH, STALE, INVALID))
+        lines.append(f"[dim]{len(result.tracks)} tracks: {counts}[/]")
+        Console(highlight=False).print("\n".join(lines))
     if result.count(INVALID):
         raise typer.Exit(1)
