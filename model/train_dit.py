@@ -1,0 +1,239 @@
+"""Train the DiT by flow matching on precomputed latents: `python -m model.train_dit --data data/pre --run runs/dit`.
+
+Starts from the DCAE checkpoint (--dcae; its weights and latent statistics are kept frozen) or resumes the run.
+Conditions are dropped at random so one model serves guidance and partial prompts: the prompt (10%), BPM, key and
+time signature (10% each), all of them together (5%); the melody roll is given for only half the clips that have one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from acegit.engine.checkpoint import load_checkpoint
+from acegit.engine.conditioning import (
+    KEY_NULL,
+    TIME_SIGNATURE_NULL,
+    Conditions,
+    beat_features,
+    key_index,
+    parse_time_signature,
+    time_signature_index,
+)
+from acegit.engine.sampling import shift_sigmas
+from model.precompute import LATENT_INDEX, TEXT_INDEX
+from model.training import EMA, RunDir
+
+
+@dataclass(frozen=True)
+class Dropout:
+    text: float = 0.1
+    bpm: float = 0.1
+    key: float = 0.1
+    time_signature: float = 0.1
+    everything: float = 0.05
+    melody_kept: float = 0.5  # of the clips that have a melody
+
+
+class LatentData:
+    """Precomputed latents, melody rolls and caption embeddings in memory; draws random conditioned crops."""
+
+    def __init__(self, folder: Path, text_tokens: int, harmonics: int, seed: int) -> None:
+        index = json.loads((folder / LATENT_INDEX).read_text())
+        text = json.loads((folder / TEXT_INDEX).read_text())
+        self.clips = index["clips"]
+        self.rate = float(index["latent_rate"])
+        self.latents = np.load(folder / "latents.npy")  # (frames, 128) float16
+        self.melody = np.load(folder / "melody.npy")  # (frames, 128) uint8
+        self.text = np.load(folder / "text.npy")  # (tokens, 384) float16
+        self.text_index = text["captions"]
+        self.text_tokens = text_tokens
+        self.harmonics = harmonics
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self, size: int, frames: int, drop: Dropout) -> tuple[torch.Tensor, Conditions]:
+        """(B, 8, 16, frames) clean latents and their (partly dropped) conditions."""
+        rng = self.rng
+        long_enough = [c for c in self.clips if c["frames"] >= frames]
+        x = np.zeros((size, frames, 128), np.float32)
+        melody = np.zeros((size, frames, 128), np.float32)
+        text = np.zeros((size, self.text_tokens, self.text.shape[1]), np.float32)
+        mask = np.zeros((size, self.text_tokens), bool)
+        bpm, key, ts, beats = np.zeros(size, np.float32), np.zeros(size, np.int64), np.zeros(size, np.int64), []
+        for i in range(size):
+            clip = long_enough[int(rng.integers(len(long_enough)))]
+            k0 = int(rng.integers(clip["frames"] - frames + 1))
+            a = clip["start"] + k0
+            x[i] = self.latents[a : a + frames]
+            everything = rng.random() < drop.everything
+            if clip["has_melody"] and not everything and rng.random() < drop.melody_kept:
+                melody[i] = self.melody[a : a + frames] / 127.0
+            if not everything and rng.random() >= drop.text:
+                start, n = self.text_index[clip["captions"][int(rng.integers(len(clip["captions"])))]]
+                n = min(n, self.text_tokens)
+                text[i, :n] = self.text[start : start + n]
+                mask[i, :n] = True
+            keep_bpm = not everything and rng.random() >= drop.bpm
+            bpm[i] = clip["bpm"] if keep_bpm else 0.0
+            key[i] = key_index(clip["key"]) if not everything and rng.random() >= drop.key else KEY_NULL
+            keep_ts = not everything and rng.random() >= drop.time_signature
+            ts[i] = time_signature_index(clip["time_signature"]) if keep_ts else TIME_SIGNATURE_NULL
+            # Beat positions continue from the clip's start (crops begin mid-piece); no BPM, no beat grid.
+            per_bar = parse_time_signature(clip["time_signature"])[0]
+            beats.append(beat_features(k0 + frames, self.rate, float(bpm[i]), per_bar, self.harmonics)[k0:])
+        lat = torch.from_numpy(x).transpose(1, 2).reshape(size, 8, 16, frames)  # (B, T, C*F) -> (B, C, F, T)
+        cond = Conditions(
+            text=torch.from_numpy(text),
+            text_mask=torch.from_numpy(mask),
+            bpm=torch.from_numpy(bpm),
+            key=torch.from_numpy(key),
+            time_signature=torch.from_numpy(ts),
+            duration=torch.full((size,), frames / self.rate),
+            melody=torch.from_numpy(melody).transpose(1, 2).contiguous(),  # (B, 128, T)
+            beats=torch.stack(beats),  # (B, T, 4H)
+        )
+        return lat, cond
+
+
+def flow_loss(
+    dit: torch.nn.Module, x0: torch.Tensor, cond: Conditions, gen: torch.Generator, shift: float
+) -> torch.Tensor:
+    """Conditional flow matching (Lipman et al. 2023): x = (1 - s) x0 + s n, predict v = n - x0.
+
+    Noise levels are logit-normal (SD3) then shifted like the sampler's schedule, so training spends its effort
+    where sampling does.
+    """
+    B = x0.shape[0]
+    noise = torch.randn(x0.shape, generator=gen)
+    sigma = shift_sigmas(torch.sigmoid(torch.randn(B, generator=gen)), shift)  # (B,)
+    s = sigma[:, None, None, None]
+    v = dit((1 - s) * x0 + s * noise, sigma, cond)
+    return F.mse_loss(v, noise - x0)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    torch.set_num_threads(args.threads)
+    run = RunDir(args.run)
+    if run.has_checkpoint():
+        model, state = run.load()
+    else:
+        model, _ = load_checkpoint(args.dcae)
+        model, state = model.train(), {}
+    model.dcae.requires_grad_(False)
+    cfg = model.cfg
+    data = LatentData(args.data, cfg.dit.text_tokens, cfg.dit.beat_harmonics, args.seed + int(state.get("step", 0)))
+    dit = model.dit
+    opt = torch.optim.AdamW(dit.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
+    ema = EMA(dit, args.ema)
+    gen = torch.Generator().manual_seed(args.seed)
+    step = int(state.get("step", 0))
+    if state:
+        opt.load_state_dict(state["opt"])
+        ema.shadow = state["ema"]
+        data.rng.bit_generator.state = state["data_rng"]
+        gen.set_state(state["gen"])
+
+    def save() -> str:
+        live = {k: v.clone() for k, v in dit.state_dict().items()}
+        ema.copy_to(dit)  # the checkpoint holds the EMA weights: what gets evaluated and shipped
+        digest = run.save(
+            model,
+            {
+                "step": step,
+                "opt": opt.state_dict(),
+                "ema": ema.shadow,
+                "data_rng": data.rng.bit_generator.state,
+                "gen": gen.get_state(),
+            },
+        )
+        dit.load_state_dict(live)
+        return digest
+
+    drop = Dropout()
+    start = last_save = time.time()
+    losses: list[float] = []
+    while step < args.steps and time.time() - start < args.minutes * 60:
+        lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        frames = args.crop_frames
+        x0, cond = data.batch(args.batch, frames, drop)
+        loss = flow_loss(dit, x0, cond, gen, cfg.sampling.shift)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = float(torch.nn.utils.clip_grad_norm_(dit.parameters(), 1.0))
+        opt.step()
+        ema.update(dit, step)
+        step += 1
+        losses.append(loss.item())
+        if step % args.log_every == 0:
+            tail = losses[-args.log_every :]
+            rate = (time.time() - start) / len(losses)
+            run.log({"step": step, "loss": float(np.mean(tail)), "grad_norm": grad, "lr": lr, "s_per_step": rate})
+            print(f"step {step} loss {np.mean(tail):.4f} ({rate:.2f} s/step)", flush=True)
+        if time.time() - last_save >= args.save_every:
+            save()
+            last_save = time.time()
+    digest = save()
+    return {
+        "step": step,
+        "hash": digest,
+        "run": str(run.path),
+        "loss": float(np.mean(losses[-50:])) if losses else math.nan,
+    }
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("data/pre"))
+    p.add_argument("--dcae", type=Path, default=Path("runs/dcae/ckpt"), help="DCAE checkpoint to start from")
+    p.add_argument("--run", type=Path, default=Path("runs/dit"))
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--steps", type=int, default=10**9)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--crop-frames", type=int, default=108, help="latent frames per crop (108 = 10 s)")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
+    p.add_argument("--smoke", action="store_true", help="a few steps on a few synthesised clips (CI)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parser().parse_args(argv)
+    if not args.smoke:
+        return train(args)
+    from model import precompute, train_dcae
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        corpus = train_dcae.smoke_corpus(root / "corpus")
+        train_dcae.main(
+            ["--smoke", "--corpus", str(corpus), "--run", str(root / "dcae"), "--threads", str(args.threads)]
+        )
+        precompute.precompute_text(corpus, root / "pre", max_tokens=64)
+        precompute.precompute_latents(corpus, root / "pre", root / "dcae" / "ckpt")
+        args.data, args.dcae = root / "pre", root / "dcae" / "ckpt"
+        args.run = root / "dit" if args.run == Path("runs/dit") else args.run
+        args.batch, args.crop_frames, args.steps, args.log_every, args.warmup = 2, 16, 2, 1, 1
+        first = train(args)
+        args.steps = 3  # resume from the checkpoint just written
+        return {**train(args), "first": first}
+
+
+if __name__ == "__main__":
+    print(main())

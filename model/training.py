@@ -1,0 +1,72 @@
+"""What both training recipes share: run folders, resumable state, loss logs, EMA weights."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from acegit.engine.checkpoint import load_checkpoint, save_checkpoint
+from acegit.engine.model import MusicModel
+
+CKPT = "ckpt"  # the model as acegit loads it: model.safetensors + config.json + sha256
+STATE = "train_state.pt"  # optimiser, EMA, step, RNG: only what resuming needs; never shipped
+LOG = "log.jsonl"
+
+
+@dataclass
+class RunDir:
+    """A training run's folder: runs/<name>/{ckpt/, train_state.pt, log.jsonl}."""
+
+    path: Path
+
+    @property
+    def ckpt(self) -> Path:
+        return self.path / CKPT
+
+    def has_checkpoint(self) -> bool:
+        return (self.ckpt / "sha256").exists() and (self.path / STATE).exists()
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / LOG).open("a") as f:
+            f.write(json.dumps({"time": round(time.time(), 1), **record}) + "\n")
+
+    def save(self, model: MusicModel, state: dict[str, Any]) -> str:
+        """Checkpoint the model (acegit's format, hash included) and the resume state; returns the weights hash."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        digest = save_checkpoint(model, self.ckpt)
+        tmp = self.path / (STATE + ".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.path / STATE)  # atomic: a crash leaves the previous state
+        return digest
+
+    def load(self) -> tuple[MusicModel, dict[str, Any]]:
+        model, _ = load_checkpoint(self.ckpt)
+        state = torch.load(self.path / STATE, map_location="cpu", weights_only=True)
+        return model.train(), state
+
+
+class EMA:
+    """Exponential moving average of parameters (what gets evaluated and shipped)."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))  # warm-up: early averages do not remember the random init
+        for k, v in module.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].mul_(d).add_(v.detach(), alpha=1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+    def copy_to(self, module: nn.Module) -> None:
+        module.load_state_dict(self.shadow)
