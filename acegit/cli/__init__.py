@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import TYPE_CHECKING
 
-import click
 import typer
-from typer._click.core import Context
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from acegit import __version__
 from acegit.errors import EXIT_BUG, EXIT_INTERRUPTED, AcegitError
+
+if TYPE_CHECKING:
+    from typer._click.core import Context
 
 
 class _Group(TyperGroup):
@@ -22,17 +24,17 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AcegitError as e:
-            click.echo(f"error: {e}", err=True)
-            # typer >= 0.20 vendors click: only typer's own Exit/Abort/TyperException pass through it.
+            typer.echo(f"error: {e}", err=True)
+            # typer >= 0.27 vendors click: only typer's own Exit/Abort/TyperException pass through it.
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            typer.echo("interrupted", err=True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except (TyperException, typer.Exit, typer.Abort):
             raise
         except Exception:
             traceback.print_exc()
-            click.echo(
+            typer.echo(
                 f"acegit {__version__} hit a bug (above). Please report it with the command you ran.",
                 err=True,
             )
