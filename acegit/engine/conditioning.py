@@ -49,16 +49,19 @@ def key_index(key: str) -> int:
         raise AcegitError(str(e)) from None
 
 
-def beat_features(frames: int, latent_rate: float, bpm: float, beats_per_bar: int, harmonics: int) -> torch.Tensor:
+def beat_features(
+    frames: int, latent_rate: float, bpm: float, beats_per_bar: int, harmonics: int, offset: float = 0.0
+) -> torch.Tensor:
     """Beat-aware positions: sin/cos of beat and bar phase at harmonics 1..H for each latent frame -> (frames, 4H).
 
-    Frame k is centred at k / latent_rate seconds; a beat is one BPM tick (the time signature's note value) and a bar
-    is beats_per_bar beats. Computed in float64 so the phase is exact enough for long tracks, then rounded to float32.
-    With no BPM (<= 0) the features are zero.
+    Frame k is centred at offset + k / latent_rate seconds (offset: where a training crop starts; the downbeat is at
+    0 s); a beat is one BPM tick (the time signature's note value) and a bar is beats_per_bar beats. Computed in
+    float64 so the phase stays exact for long tracks, then rounded to float32. With no BPM (<= 0) the features are zero.
     """
     if bpm <= 0:
         return torch.zeros(frames, 4 * harmonics)
-    beats = np.arange(frames, dtype=np.float64) / latent_rate * (bpm / 60.0)  # (frames,) in beats
+    seconds = offset + np.arange(frames, dtype=np.float64) / latent_rate  # (frames,)
+    beats = seconds * (bpm / 60.0)  # (frames,) in beats
     phases = np.stack([beats, beats / beats_per_bar])  # (2, frames): beat phase, bar phase (in turns)
     h = np.arange(1, harmonics + 1, dtype=np.float64)[None, :, None]  # (1, H, 1)
     angle = 2 * math.pi * np.mod(phases[:, None, :] * h, 1.0)  # (2, H, frames)

@@ -71,11 +71,14 @@ class GriffinLim:
     """Griffin-Lim phase reconstruction (Griffin & Lim 1984) from an NNLS magnitude. The initial phase is zero, so it
     is deterministic and draws no random numbers."""
 
-    def __init__(self, cfg: AudioConfig, iterations: int = 32, nnls_iterations: int = 10) -> None:
+    def __init__(
+        self, cfg: AudioConfig, iterations: int = 32, nnls_iterations: int = 10, momentum: float = 0.99
+    ) -> None:
         self.cfg = cfg
         self.sample_rate = cfg.sample_rate
-        self.iterations = iterations
-        self.nnls_iterations = nnls_iterations
+        self.iterations = iterations  # phase-reconstruction round trips
+        self.nnls_iterations = nnls_iterations  # multiplicative updates of the magnitude inversion
+        self.momentum = momentum  # "fast Griffin-Lim" (Perraudin et al. 2013) when > 0; plain GL at 0
 
     @torch.no_grad()
     def __call__(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
@@ -84,7 +87,10 @@ class GriffinLim:
         stft = FrameSTFT(self.cfg, mag.shape[0], mag.dtype, mag.device)
         spec = mag.to(torch.complex64 if mag.dtype == torch.float32 else torch.complex128)  # zero phase
         length = (mag.shape[0] - 1) * self.cfg.hop_length  # the length whose STFT has exactly these frames
+        previous = torch.zeros_like(spec)
         for _ in range(self.iterations):
             rebuilt = stft.forward(stft.inverse(spec, length))
+            if self.momentum:
+                rebuilt, previous = rebuilt - (self.momentum / (1 + self.momentum)) * previous, rebuilt
             spec = mag * torch.sgn(rebuilt)  # keep the target magnitude, take the consistent phase
         return stft.inverse(spec, num_samples)  # trimmed, or zero-extended past the last frame
