@@ -114,6 +114,37 @@ class Conditions:
         return out
 
 
+def single_conditions(
+    text: torch.Tensor,
+    text_mask: torch.Tensor,
+    *,
+    bpm: float,
+    key: str,
+    time_signature: str,
+    duration: float,
+    frames: int,
+    latent_rate: float,
+    harmonics: int,
+    melody: torch.Tensor | None = None,
+    offset: float = 0.0,
+) -> Conditions:
+    """Conditions of one item (batch of one) from plain values; training crops pass their start time as offset.
+
+    text (L, text_dim) and text_mask (L,) come from TextEncoder.encode; melody is a (128, frames) roll or None.
+    """
+    beats_per_bar = parse_time_signature(time_signature)[0] if time_signature else 4
+    return Conditions(
+        text=text[None],
+        text_mask=text_mask[None],
+        bpm=torch.tensor([float(bpm)]),
+        key=torch.tensor([key_index(key)]),
+        time_signature=torch.tensor([time_signature_index(time_signature)]),
+        duration=torch.tensor([float(duration)]),
+        melody=(melody if melody is not None else torch.zeros(128, frames))[None],
+        beats=beat_features(frames, latent_rate, bpm, beats_per_bar, harmonics, offset)[None],
+    )
+
+
 class ScalarEmbedder(nn.Module):
     """A scalar (timestep, BPM, seconds) -> sinusoidal features -> MLP (DiT's TimestepEmbedder)."""
 

@@ -12,14 +12,7 @@ import torch
 
 from acegit.engine import audio, sampling
 from acegit.engine.checkpoint import load_checkpoint
-from acegit.engine.conditioning import (
-    Conditions,
-    beat_features,
-    key_index,
-    melody_roll,
-    parse_time_signature,
-    time_signature_index,
-)
+from acegit.engine.conditioning import Conditions, melody_roll, single_conditions
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
 from acegit.engine.request import GenerationRequest
@@ -136,24 +129,21 @@ class Engine:
     def conditions(self, r: GenerationRequest) -> tuple[Conditions, Conditions]:
         """The conditional and the guidance (negative / null prompt) conditions of one request, batch of one."""
         frames = self.latent_frames(r.duration)
-        beats_per_bar = parse_time_signature(r.time_signature)[0] if r.time_signature else 4
-        melody = (
-            melody_roll(r.melody, frames, self.latent_rate)
-            if r.melody is not None
-            else torch.zeros(self.cfg.dit.melody_pitches, frames)
-        )
+        melody = melody_roll(r.melody, frames, self.latent_rate) if r.melody is not None else None
 
         def make(prompt: str) -> Conditions:
             text, mask = self._encode_text(prompt)
-            return Conditions(
-                text=text[None],
-                text_mask=mask[None],
-                bpm=torch.tensor([float(r.bpm)]),
-                key=torch.tensor([key_index(r.key)]),
-                time_signature=torch.tensor([time_signature_index(r.time_signature)]),
-                duration=torch.tensor([float(r.duration)]),
-                melody=melody[None],
-                beats=beat_features(frames, self.latent_rate, r.bpm, beats_per_bar, self.cfg.dit.beat_harmonics)[None],
+            return single_conditions(
+                text.cpu(),
+                mask.cpu(),
+                bpm=r.bpm,
+                key=r.key,
+                time_signature=r.time_signature,
+                duration=r.duration,
+                frames=frames,
+                latent_rate=self.latent_rate,
+                harmonics=self.cfg.dit.beat_harmonics,
+                melody=melody,
             ).to(self.device)
 
         cond = make(r.prompt)
