@@ -16,9 +16,9 @@ from acegit.engine.registry import ModelRef, resolve_model
 from acegit.errors import AcegitError
 from acegit.fingerprint import RENDER_FORMAT_VERSION, input_fingerprint_of, source_fingerprint
 from acegit.fsutil import atomic_write_text
-from acegit.lockfile import LockInput, lock_path, read_lock_head
+from acegit.lockfile import LockInput, read_lock_head
 from acegit.project import Project
-from acegit.track import TRACK_SUFFIX, check_unique, load_track, track_files
+from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, track_files
 
 FRESH, STALE, INVALID = "fresh", "stale", "invalid"
 # Stale reasons, as documented in docs/cli.md (the `--json` schema lists exactly these strings).
@@ -76,7 +76,7 @@ class ProjectStatus:
         }
 
 
-def _sig(path: Path) -> list[int] | None:
+def _sig(path: Path | str) -> list[int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -91,7 +91,6 @@ class _StatCache:
     """
 
     def __init__(self, project: Project, enabled: bool) -> None:
-        self.root = project.root
         self.path = project.root / STAT_CACHE
         self.enabled = enabled
         self.now = time.time_ns()
@@ -115,22 +114,20 @@ class _StatCache:
     def _racy(self, sig: list[int] | None) -> bool:
         return sig is not None and max(sig[0], sig[1]) > self.now - RACY_NS
 
-    def _key(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
-    def get(self, path: Path) -> Any:
-        entry = self.old.get(self._key(path))
-        if entry is None or entry["sig"] != _sig(path):
+    def get(self, key: str, sig: list[int] | None) -> Any:
+        """The value cached under `key` (a root-relative path) if the file's stat is still `sig`."""
+        entry = self.old.get(key)
+        if entry is None or entry["sig"] != sig:
             return None
-        if any(_sig(Path(p)) != s for p, s in entry["deps"]):
+        if any(_sig(p) != s for p, s in entry["deps"]):
             return None
-        self.new[self._key(path)] = entry
+        self.new[key] = entry
         return entry["value"]
 
-    def put(self, path: Path, value: Any, deps: tuple[Path, ...] = ()) -> None:
-        sigs = [_sig(path), *(_sig(d) for d in deps)]
+    def put(self, key: str, sig: list[int] | None, value: Any, deps: tuple[Path, ...] = ()) -> None:
+        sigs = [sig, *(_sig(d) for d in deps)]
         if self.enabled and not any(self._racy(s) for s in sigs):
-            self.new[self._key(path)] = {
+            self.new[key] = {
                 "sig": sigs[0],
                 "deps": [[str(d), s] for d, s in zip(deps, sigs[1:], strict=True)],
                 "value": value,
@@ -162,38 +159,40 @@ class _Models:
         return found
 
 
-def _track_facts(path: Path, project: Project, cache: _StatCache) -> dict[str, Any]:
+def _track_facts(path: Path, shown: str, project: Project, cache: _StatCache) -> dict[str, Any]:
     """What status needs from a track file: its source fingerprint and model name."""
-    facts = cache.get(path)
+    sig = _sig(path)
+    facts = cache.get(shown, sig)
     if facts is None:
         track = load_track(path, project)
         facts = {"source": source_fingerprint(track), "model": track.model}
-        cache.put(path, facts, (track.melody_path,) if track.melody_path else ())
+        cache.put(shown, sig, facts, (track.melody_path,) if track.melody_path else ())
     return facts
 
 
-def _lock_facts(path: Path, shown: str, cache: _StatCache) -> tuple[str, LockInput]:
-    facts = cache.get(path)
+def _lock_facts(path: Path, shown: str, sig: list[int] | None, cache: _StatCache) -> tuple[str, LockInput]:
+    facts = cache.get(shown, sig)
     if facts is None:
         name, head = read_lock_head(path, shown)
         facts = {"track": name, "input": dataclasses.asdict(head)}
-        cache.put(path, facts)
+        cache.put(shown, sig, facts)
     return facts["track"], LockInput(**facts["input"])
 
 
-def track_status(path: Path, project: Project, models: _Models, cache: _StatCache) -> TrackStatus:
-    """The state of one track file."""
-    shown = project.display(path)
+def track_status(path: Path, project: Project, models: _Models, cache: _StatCache, folder: str = "") -> TrackStatus:
+    """The state of one track file; `folder` is the tracks folder as shown (root-relative), computed once per run."""
+    folder = folder or project.display(path.parent)
     name = path.name[: -len(TRACK_SUFFIX)]
-    lpath = lock_path(path)
-    lshown = project.display(lpath)
-    has_lock = lpath.is_file()
-    lock = lshown if has_lock else None
+    shown = f"{folder}/{path.name}"
+    lshown = f"{folder}/{name}{LOCK_SUFFIX}"
+    lpath = path.parent / f"{name}{LOCK_SUFFIX}"
+    lsig = _sig(lpath)  # None: no lock file
+    lock = lshown if lsig is not None else None
     try:
-        facts = _track_facts(path, project, cache)
-        if not has_lock:
+        facts = _track_facts(path, shown, project, cache)
+        if lsig is None:
             return TrackStatus(name, shown, STALE, (NO_SNAPSHOT,), lock=lock)
-        locked_track, locked = _lock_facts(lpath, lshown, cache)
+        locked_track, locked = _lock_facts(lpath, lshown, lsig, cache)
         if locked_track != name:
             raise AcegitError(
                 f"{lshown}: snapshot belongs to track {locked_track!r}, not {name!r}",
@@ -223,6 +222,7 @@ def project_status(project: Project, use_cache: bool = True) -> ProjectStatus:
     check_unique(paths, project)
     models = _Models(project)
     cache = _StatCache(project, use_cache)
-    result = ProjectStatus(project.name, project.root, [track_status(p, project, models, cache) for p in paths])
+    folder = project.display(project.tracks_dir)
+    result = ProjectStatus(project.name, project.root, [track_status(p, project, models, cache, folder) for p in paths])
     cache.save()
     return result
