@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -244,6 +243,8 @@ def reject_unknown(path: str, data: Mapping[str, Any], allowed: Iterable[str], w
     allowed = list(allowed)
     for k in data:
         if k not in allowed:
+            import difflib  # only on the error path: keeps `acegit status` startup lean
+
             alias = SYNONYMS.get(k.lower())
             close = [alias] if alias in allowed else difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
@@ -371,6 +372,8 @@ def load_tracks(project: Project, names: Iterable[str] | None = None) -> list[Tr
     out = []
     for n in names:
         if n not in by_name:
+            import difflib
+
             close = difflib.get_close_matches(n, list(by_name), n=1)
             hint = f"did you mean {close[0]!r}?" if close else "run `acegit status` to list the tracks"
             raise AcegitError(f"no track named {n!r} in {project.display(project.tracks_dir)}/", hint=hint)
