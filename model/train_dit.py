@@ -21,15 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from acegit.engine.checkpoint import load_checkpoint
-from acegit.engine.conditioning import (
-    KEY_NULL,
-    TIME_SIGNATURE_NULL,
-    Conditions,
-    beat_features,
-    key_index,
-    parse_time_signature,
-    time_signature_index,
-)
+from acegit.engine.conditioning import Conditions, single_conditions
 from acegit.engine.sampling import shift_sigmas
 from model.precompute import LATENT_INDEX, TEXT_INDEX
 from model.training import EMA, RunDir
@@ -62,47 +54,47 @@ class LatentData:
         self.rng = np.random.default_rng(seed)
 
     def batch(self, size: int, frames: int, drop: Dropout) -> tuple[torch.Tensor, Conditions]:
-        """(B, 8, 16, frames) clean latents and their (partly dropped) conditions."""
+        """(B, 8, 16, frames) clean latents and their (partly dropped) conditions, built as inference builds them."""
         rng = self.rng
         long_enough = [c for c in self.clips if c["frames"] >= frames]
         x = np.zeros((size, frames, 128), np.float32)
-        melody = np.zeros((size, frames, 128), np.float32)
-        text = np.zeros((size, self.text_tokens, self.text.shape[1]), np.float32)
-        mask = np.zeros((size, self.text_tokens), bool)
-        bpm, key, ts, beats = np.zeros(size, np.float32), np.zeros(size, np.int64), np.zeros(size, np.int64), []
+        items = []
         for i in range(size):
             clip = long_enough[int(rng.integers(len(long_enough)))]
             k0 = int(rng.integers(clip["frames"] - frames + 1))
             a = clip["start"] + k0
             x[i] = self.latents[a : a + frames]
             everything = rng.random() < drop.everything
+            melody = None
             if clip["has_melody"] and not everything and rng.random() < drop.melody_kept:
-                melody[i] = self.melody[a : a + frames] / 127.0
+                melody = torch.from_numpy(self.melody[a : a + frames].T / np.float32(127.0))  # (128, frames)
+            text = torch.zeros(self.text_tokens, self.text.shape[1])
+            mask = torch.zeros(self.text_tokens, dtype=torch.bool)
             if not everything and rng.random() >= drop.text:
                 start, n = self.text_index[clip["captions"][int(rng.integers(len(clip["captions"])))]]
                 n = min(n, self.text_tokens)
-                text[i, :n] = self.text[start : start + n]
-                mask[i, :n] = True
+                text[:n] = torch.from_numpy(self.text[start : start + n].astype(np.float32))
+                mask[:n] = True
             keep_bpm = not everything and rng.random() >= drop.bpm
-            bpm[i] = clip["bpm"] if keep_bpm else 0.0
-            key[i] = key_index(clip["key"]) if not everything and rng.random() >= drop.key else KEY_NULL
+            keep_key = not everything and rng.random() >= drop.key
             keep_ts = not everything and rng.random() >= drop.time_signature
-            ts[i] = time_signature_index(clip["time_signature"]) if keep_ts else TIME_SIGNATURE_NULL
-            # Beat positions continue from the clip's start (crops begin mid-piece); no BPM, no beat grid.
-            per_bar = parse_time_signature(clip["time_signature"])[0]
-            beats.append(beat_features(k0 + frames, self.rate, float(bpm[i]), per_bar, self.harmonics)[k0:])
+            items.append(
+                single_conditions(
+                    text,
+                    mask,
+                    bpm=float(clip["bpm"]) if keep_bpm else 0.0,
+                    key=clip["key"] if keep_key else "",
+                    time_signature=clip["time_signature"] if keep_ts else "",
+                    duration=(frames - 0.5) / self.rate,  # what inference passes for a render of this many frames
+                    frames=frames,
+                    latent_rate=self.rate,
+                    harmonics=self.harmonics,
+                    melody=melody,
+                    offset=k0 / self.rate,  # crops start mid-piece; the beat grid starts at the clip's downbeat
+                )
+            )
         lat = torch.from_numpy(x).transpose(1, 2).reshape(size, 8, 16, frames)  # (B, T, C*F) -> (B, C, F, T)
-        cond = Conditions(
-            text=torch.from_numpy(text),
-            text_mask=torch.from_numpy(mask),
-            bpm=torch.from_numpy(bpm),
-            key=torch.from_numpy(key),
-            time_signature=torch.from_numpy(ts),
-            duration=torch.full((size,), frames / self.rate),
-            melody=torch.from_numpy(melody).transpose(1, 2).contiguous(),  # (B, 128, T)
-            beats=torch.stack(beats),  # (B, T, 4H)
-        )
-        return lat, cond
+        return lat, Conditions.cat(items)
 
 
 def flow_loss(
