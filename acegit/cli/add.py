@@ -19,7 +19,7 @@ def add(
     bpm: Annotated[float | None, typer.Option(help="Tempo (20–300).")] = None,
     key: Annotated[str | None, typer.Option(help='Key, e.g. "A minor", "F#m", "Bb".')] = None,
     time_signature: Annotated[str | None, typer.Option(help="2/4, 3/4, 4/4 or 6/8.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (built-in or [models.NAME] in acegit.toml).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name: built-in, or a local model from acegit.toml.")] = None,
     steps: Annotated[int | None, typer.Option(help="Sampling steps (1–200).")] = None,
     guidance: Annotated[float | None, typer.Option(help="Guidance scale (0–20).")] = None,
     sampler: Annotated[str | None, typer.Option(help="euler or heun.")] = None,
@@ -30,7 +30,7 @@ def add(
         list[str] | None, typer.Option("--tag", help="A tag (repeatable); does not affect the audio.")
     ] = None,
 ) -> None:
-    """Create tracks/NAME.toml; unset fields come from acegit.toml's [defaults]."""
+    """Create tracks/NAME.toml; fields not given follow the defaults in acegit.toml."""
     from rich.console import Console
 
     from acegit.project import find_project

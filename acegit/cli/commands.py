@@ -1,4 +1,6 @@
-"""Registers every command module on the app (import order = help order)."""
+"""Registers every command module on the app (one import per command module, kept sorted)."""
 
-from acegit.cli import add, new, status  # noqa: E402,F401  (issue 2)
-from acegit.cli import render  # noqa: E402,F401  (issue 5)
+import acegit.cli.add  # noqa: F401  (issue 2)
+import acegit.cli.new  # noqa: F401  (issue 2)
+import acegit.cli.render  # noqa: F401  (issue 5)
+import acegit.cli.status  # noqa: F401  (issue 2)

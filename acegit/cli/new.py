@@ -18,16 +18,17 @@ def new(
 ) -> None:
     """Create a project: acegit.toml, an example track, .gitignore/.gitattributes; git init if needed."""
     from rich.console import Console
+    from rich.markup import escape
 
     from acegit.scaffold import new_project
 
     result = new_project(directory, name=name, commit=commit)
     out = Console(highlight=False)
     if result.git_initialized:
-        out.print(f"Initialised a Git repository in {result.root}")
-    out.print(f"Created acegit project [bold]{result.name}[/] in {directory}")
+        out.print(f"Initialised a Git repository in {escape(str(result.root))}")
+    out.print(f"Created acegit project [bold]{escape(result.name)}[/] in {escape(str(directory))}")
     for f in result.files:
-        out.print(f"  {f.relative_to(result.root).as_posix()}")
+        out.print(f"  {escape(f.relative_to(result.root).as_posix())}")
     if result.commit:
         out.print(f"Committed {result.commit[:12]}")
     out.print(f'Next: cd {directory} && acegit add NAME --prompt "..." && acegit status')
