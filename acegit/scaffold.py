@@ -18,6 +18,8 @@ GITIGNORE_LINES = (
     "# acegit: rendered audio and the local render cache are build artefacts",
     "/build/",
     "/.acegit/",
+    "# half-written temp files of an interrupted write (acegit removes them on the next render)",
+    ".*.tmp",
 )
 # Later lines win in .gitattributes, so the lock-file line comes after the track line it refines.
 GITATTRIBUTES_LINES = (
@@ -93,6 +95,14 @@ def _merge_lines(path: Path, lines: tuple[str, ...]) -> bool:
 
 def new_project(directory: Path, name: str | None = None, commit: bool = False) -> NewProject:
     """Create a project in `directory`: acegit.toml, an example track, ignore/attributes files, git init if needed."""
+    try:
+        return _new_project(directory, name, commit)
+    except OSError as e:
+        where = e.filename or directory
+        raise AcegitError(f"cannot create the project in {directory}: {where}: {e.strerror}") from None
+
+
+def _new_project(directory: Path, name: str | None, commit: bool) -> NewProject:
     root = directory.absolute()
     if root.exists() and not root.is_dir():
         raise AcegitError(f"{directory} exists and is not a folder; choose another path")
@@ -149,5 +159,8 @@ def add_track(project: Project, name: str, fields: dict[str, Any]) -> Track:
     if "seed" not in data:
         data["seed"] = draw_seed()
     track = parse_track(data, name, path, project)
-    atomic_write_text(path, dumps_track(track))
+    try:
+        atomic_write_text(path, dumps_track(track))
+    except OSError as e:
+        raise AcegitError(f"cannot write {shown}: {e.strerror}") from None
     return track

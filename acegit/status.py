@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from acegit import __version__
-from acegit.engine.registry import ModelRef, resolve_model
+from acegit.engine.registry import BUILTIN_MODELS, ModelRef, resolve_model
 from acegit.errors import AcegitError
 from acegit.fingerprint import RENDER_FORMAT_VERSION, input_fingerprint_of, source_fingerprint
 from acegit.fsutil import atomic_write_text
 from acegit.lockfile import LockInput, read_lock_head
 from acegit.project import Project
-from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, track_files
+from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, toml_value, track_files
 
 FRESH, STALE, INVALID = "fresh", "stale", "invalid"
 # Stale reasons, as documented in docs/cli.md (the `--json` schema lists exactly these strings).
@@ -147,7 +147,8 @@ class _Models:
         self.project = project
         self.cache: dict[str, ModelRef | AcegitError] = {}
 
-    def get(self, name: str) -> ModelRef:
+    def get(self, name: str, shown: str) -> ModelRef:
+        """The model, or an error naming the track file that asked for it."""
         if name not in self.cache:
             try:
                 self.cache[name] = resolve_model(name, self.project.models)
@@ -155,7 +156,7 @@ class _Models:
                 self.cache[name] = e
         found = self.cache[name]
         if isinstance(found, AcegitError):
-            raise found
+            raise AcegitError(f"{shown}: model = {toml_value(name)}: {found.message}", hint=found.hint)
         return found
 
 
@@ -191,6 +192,8 @@ def track_status(path: Path, project: Project, models: _Models, cache: _StatCach
     try:
         facts = _track_facts(path, shown, project, cache)
         if lsig is None:
+            if facts["model"] not in BUILTIN_MODELS and facts["model"] not in project.models:
+                models.get(facts["model"], shown)  # a misspelt model name: say so now, not at render time
             return TrackStatus(name, shown, STALE, (NO_SNAPSHOT,), lock=lock)
         locked_track, locked = _lock_facts(lpath, lshown, lsig, cache)
         if locked_track != name:
@@ -198,7 +201,7 @@ def track_status(path: Path, project: Project, models: _Models, cache: _StatCach
                 f"{lshown}: snapshot belongs to track {locked_track!r}, not {name!r}",
                 hint=f"Delete it and run `acegit render {name}`.",
             )
-        model = models.get(facts["model"])
+        model = models.get(facts["model"], shown)
     except AcegitError as e:
         return TrackStatus(name, shown, INVALID, message=str(e), lock=lock)
     fingerprint = input_fingerprint_of(facts["source"], model)

@@ -57,6 +57,7 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
     ("tags-string", {"tracks/bad.toml": GOOD + 'tags = "boss"\n'}, ["status"], ["tracks/bad.toml: tags", "list of"]),
     ("tags-ints", {"tracks/bad.toml": GOOD + "tags = [1, 2]\n"}, ["status"], ["tracks/bad.toml: tags = [1, 2]"]),
     ("model-empty", {"tracks/bad.toml": GOOD + 'model = ""\n'}, ["status"], ["tracks/bad.toml: model is empty"]),
+    ("model-unknown", {"tracks/bad.toml": GOOD + 'model = "tiyn"\n'}, ["status"], ['bad.toml: model = "tiyn"', "tiny"]),
     # out of range
     (
         "seed-negative",
@@ -159,6 +160,7 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
         ["acegit.toml: paths.tracks", "outside"],
     ),
     ("new-existing", {}, ["new", "."], ["already an acegit project"]),
+    ("new-under-a-file", {"afile": "x"}, ["new", "afile/sub"], ["cannot create the project in afile/sub", "afile"]),
     # lock files (status reads their head)
     (
         "lock-newer",
