@@ -74,9 +74,9 @@ class DepthwiseConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         K, N = self.weight.shape[0], x.shape[1]
         xp = F.pad(x, (0, 0, K // 2, K // 2))  # (B, N + K - 1, C)
-        out = self.bias + xp[:, 0:N] * self.weight[0]
+        out = torch.addcmul(self.bias, xp[:, 0:N], self.weight[0])
         for j in range(1, K):
-            out = out + xp[:, j : j + N] * self.weight[j]
+            out = torch.addcmul(out, xp[:, j : j + N], self.weight[j])  # fused multiply-add, one pass per tap
         return out
 
 

@@ -171,7 +171,9 @@ class Engine:
         for r in requests:
             cond, uncond = self.conditions(r)
             sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift)
-            denoiser = sampling.guided(self.model.dit, r.guidance, self.cfg.sampling.guidance_interval)
+            denoiser = sampling.guided(
+                self.model.dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat
+            )
 
             def step(info: dict[str, Any], base: int = done) -> None:
                 if progress is not None:

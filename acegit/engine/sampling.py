@@ -86,20 +86,29 @@ def get_sampler(name: str) -> Callable[..., torch.Tensor]:
     return SAMPLERS[name]
 
 
-def guided(model: Model, scale: float, interval: tuple[float, float] = (0.0, 1.0)) -> Model:
+def guided(
+    model: Model,
+    scale: float,
+    interval: tuple[float, float] = (0.0, 1.0),
+    cat: Callable[[list[Any]], Any] | None = None,
+) -> Model:
     """Classifier-free guidance (Ho & Salimans 2022): v_u + scale * (v_c - v_u) while sigma is within interval.
 
     The returned model takes keyword arguments `cond` and `uncond` and passes each on as `cond` to `model`; outside
-    the interval, or with scale 1, only the conditional branch runs. Each branch sees only its own inputs.
+    the interval, or with scale 1, only the conditional branch runs. With `cat` (how to concatenate two conditions
+    along the batch), both branches run as one batch [cond; uncond], which is faster on a CPU; the model must then
+    treat batch items independently (ours does). Either way a result depends only on its own request.
     """
     lo, hi = interval
 
     def denoise(x: torch.Tensor, sigma: torch.Tensor, *, cond: Any, uncond: Any) -> torch.Tensor:
-        v_c = model(x, sigma, cond=cond)
         s = float(sigma[0])
         if scale == 1.0 or not lo <= s <= hi:
-            return v_c
-        v_u = model(x, sigma, cond=uncond)
+            return model(x, sigma, cond=cond)
+        if cat is None:
+            v_c, v_u = model(x, sigma, cond=cond), model(x, sigma, cond=uncond)
+        else:
+            v_c, v_u = model(torch.cat([x, x]), torch.cat([sigma, sigma]), cond=cat([cond, uncond])).chunk(2)
         return v_u + scale * (v_c - v_u)
 
     return denoise

@@ -65,3 +65,14 @@ def test_guidance_combines_branches_within_its_interval_only() -> None:
     assert torch.all(g(x, torch.full((2,), 0.5), cond=1.0, uncond=0.0) == 3.0)  # 0 + 3 * (1 - 0)
     assert torch.all(g(x, torch.full((2,), 0.9), cond=1.0, uncond=0.0) == 1.0)  # outside: conditional only
     assert calls == [1.0, 0.0, 1.0]
+
+
+def test_batched_guidance_equals_separate_branches() -> None:
+    def model(x, sigma, *, cond):
+        return x * cond[:, None] + sigma[:, None]
+
+    x, sigma = torch.randn(1, 4), torch.full((1,), 0.5)
+    cond, uncond = torch.tensor([2.0]), torch.tensor([0.5])
+    separate = guided(model, 4.0)(x, sigma, cond=cond, uncond=uncond)
+    batched = guided(model, 4.0, cat=torch.cat)(x, sigma, cond=cond, uncond=uncond)
+    torch.testing.assert_close(batched, separate)

@@ -1,0 +1,177 @@
+"""Model benchmark: DiT step time vs duration (linear vs softmax self-attention) and a warm end-to-end render.
+
+    .venv/bin/python bench/bench_model.py                # tiny, all CPU threads torch uses by default
+    .venv/bin/python bench/bench_model.py --threads 2 --json out.json
+
+Randomly initialised weights: speed does not depend on the values. Every figure is the median of --repeats warm runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from acegit.engine.checkpoint import build_model, save_checkpoint
+from acegit.engine.conditioning import Conditions
+from acegit.engine.config import preset
+from acegit.engine.dit import DiT
+from acegit.engine.inference import Engine, resolve_device, set_deterministic
+from acegit.engine.request import GenerationRequest
+
+DURATIONS = (10, 30, 60, 120, 240)
+
+
+def median_time(fn: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> float:
+    fn()  # warm-up
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine(device: torch.device) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": str(device),
+        "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def dummy_conditions(frames: int, dit: DiT, device: torch.device) -> Conditions:
+    cfg = dit.cfg
+    mask = torch.zeros(1, cfg.text_tokens, dtype=torch.bool)
+    mask[:, :12] = True
+    return Conditions(
+        text=torch.randn(1, cfg.text_tokens, cfg.text_dim),
+        text_mask=mask,
+        bpm=torch.tensor([120.0]),
+        key=torch.tensor([0]),
+        time_signature=torch.tensor([0]),
+        duration=torch.tensor([frames / dit.latent_rate]),
+        melody=torch.zeros(1, cfg.melody_pitches, frames),
+        beats=torch.randn(1, frames, 4 * cfg.beat_harmonics),
+    ).to(device)
+
+
+@torch.inference_mode()
+def step_times(name: str, device: torch.device, repeats: int, sync: Callable[[], None]) -> list[dict[str, Any]]:
+    """Seconds per DiT evaluation (one sampler step without guidance) at each duration, linear vs softmax."""
+    cfg = preset(name)
+    rows = []
+    for softmax in (False, True):
+        dit_cfg = dataclasses.replace(cfg.dit, softmax_self_attention=softmax)
+        torch.manual_seed(0)
+        dit = DiT(dit_cfg, cfg.latent_rate).to(device).eval()
+        for seconds in DURATIONS:
+            frames = cfg.latent_frames(seconds * cfg.audio.sample_rate)
+            x = torch.randn(1, cfg.dcae.latent_channels, cfg.audio.n_mels // cfg.dcae.downsample, frames, device=device)
+            sigma = torch.tensor([0.5], device=device)
+            cond = dummy_conditions(frames, dit, device)
+            t = median_time(lambda dit=dit, x=x, sigma=sigma, cond=cond: dit(x, sigma, cond), repeats, sync)
+            rows.append({"attention": "softmax" if softmax else "linear", "seconds": seconds, "frames": frames, "s": t})
+    return rows
+
+
+def end_to_end(name: str, device: torch.device, repeats: int, sync: Callable[[], None]) -> dict[str, Any]:
+    """A 30-s render: 20 Euler steps with guidance, DCAE decode, vocoder; and each part alone."""
+    folder = Path(tempfile.mkdtemp(prefix="acegit-bench-"))
+    save_checkpoint(build_model(name), folder)
+    engine = Engine.load(folder, device=device)
+    req = GenerationRequest(
+        prompt="upbeat chiptune boss battle, square lead, fast arpeggios",
+        negative_prompt="",
+        seed=1,
+        duration=30.0,
+        bpm=140.0,
+        key="E minor",
+        time_signature="4/4",
+        steps=20,
+        guidance=4.0,
+        sampler="euler",
+    )
+    samples = round(req.duration * engine.sample_rate)
+    latent = engine.generate([req])[0]
+
+    def render() -> None:
+        engine.decode(engine.generate([req])[0], samples)
+
+    def dcae() -> None:
+        engine.decode_mel(latent)
+
+    mel = engine.decode_mel(latent)
+    return {
+        "duration_s": req.duration,
+        "steps": req.steps,
+        "guidance": req.guidance,
+        "total_s": median_time(render, repeats, sync),
+        "sampling_s": median_time(lambda: engine.generate([req]), repeats, sync),
+        "dcae_decode_s": median_time(dcae, repeats, sync),
+        "vocoder_s": median_time(lambda: engine.vocoder(mel, samples), repeats, sync),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="tiny")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--skip-steps", action="store_true", help="only the end-to-end render")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    set_deterministic(device)  # measure what renders run with (oneDNN off on CPU, deterministic kernels)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    result: dict[str, Any] = {"machine": machine(device), "preset": args.preset, "repeats": args.repeats}
+    if not args.skip_steps:
+        result["step"] = step_times(args.preset, device, args.repeats, sync)
+        lin = {r["seconds"]: r["s"] for r in result["step"] if r["attention"] == "linear"}
+        result["linear_240_over_30"] = lin[240] / lin[30]
+        for r in result["step"]:
+            print(f"step  {r['attention']:8s} {r['seconds']:4d} s ({r['frames']:5d} frames): {r['s'] * 1000:8.1f} ms")
+        print(f"linear 240 s / 30 s: {result['linear_240_over_30']:.2f}x")
+    result["end_to_end"] = end_to_end(args.preset, device, args.repeats, sync)
+    result["machine"]["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    e2e = result["end_to_end"]
+    print(
+        f"30-s render ({e2e['steps']} steps, guidance {e2e['guidance']}): {e2e['total_s']:.2f} s "
+        f"(sampling {e2e['sampling_s']:.2f}, DCAE {e2e['dcae_decode_s']:.2f}, vocoder {e2e['vocoder_s']:.2f})"
+    )
+    print(json.dumps(result["machine"]))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
