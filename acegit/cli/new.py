@@ -31,4 +31,4 @@ def new(
         out.print(f"  {escape(f.relative_to(result.root).as_posix())}")
     if result.commit:
         out.print(f"Committed {result.commit[:12]}")
-    out.print(f'Next: cd {directory} && acegit add NAME --prompt "..." && acegit status')
+    out.print(f'Next: cd {escape(str(directory))} && acegit add NAME --prompt "..." && acegit status')
