@@ -22,6 +22,16 @@ def test_frame_rates_and_latent_length() -> None:
         assert 0 <= 8 * m.latent_frames(samples) - frames < 8
 
 
+def test_mel_filterbank_matches_librosa() -> None:
+    librosa = pytest.importorskip("librosa")
+    ref = librosa.filters.mel(sr=CFG.sample_rate, n_fft=CFG.n_fft, n_mels=CFG.n_mels, fmin=CFG.f_min, fmax=CFG.f_max)
+    np.testing.assert_allclose(audio.mel_basis(CFG).numpy(), ref, rtol=1e-5, atol=1e-8)
+    other = librosa.filters.mel(sr=16000, n_fft=512, n_mels=40, fmin=50.0, fmax=7000.0)
+    np.testing.assert_allclose(
+        audio.mel_basis(AudioConfig(16000, 512, 128, 40, 50.0, 7000.0)).numpy(), other, rtol=1e-5, atol=1e-8
+    )
+
+
 def test_mel_matches_librosa() -> None:
     librosa = pytest.importorskip("librosa")
     rng = np.random.default_rng(0)
