@@ -297,6 +297,14 @@ def _publish(project: Project, track: Track, lock: Lock, wave: np.ndarray, sampl
     return out, changed
 
 
+def _sweep_tmp(project: Project) -> None:
+    """Remove temp files that a killed render left beside its outputs (we hold the project lock: none is live)."""
+    for folder in (project.tracks_dir, project.build_dir):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
 def _project_lock(project: Project) -> Any:
     """One render per project at a time; a second one is told who holds it instead of corrupting files."""
     from filelock import FileLock, Timeout
@@ -346,6 +354,7 @@ def render_tracks(
     try:
         engines = _Engines(project, device)
         env = engines.environment()
+        _sweep_tmp(project)
         cache = RenderCache(project.cache_dir)
         cache.clean_stale_tmp()
 
