@@ -45,8 +45,9 @@ class FrameSTFT:
         assert self.n_fft % self.hop == 0
         self.overlap = self.n_fft // self.hop
         self.window = torch.hann_window(self.n_fft, dtype=dtype, device=device)
+        self.window_parts = self.window.view(self.overlap, self.hop)  # (overlap, hop)
         env = torch.zeros(frames + self.overlap - 1, self.hop, dtype=dtype, device=device)
-        win_sq = (self.window**2).view(self.overlap, self.hop)
+        win_sq = self.window_parts**2
         for k in range(self.overlap):
             env[k : k + frames] += win_sq[k]
         self.inv_envelope = 1.0 / env.clamp_min(1e-11)  # (frames + overlap - 1, hop)
@@ -59,10 +60,10 @@ class FrameSTFT:
     def inverse(self, spec: torch.Tensor, num_samples: int) -> torch.Tensor:
         """complex (frames, bins) -> (num_samples,), windowed overlap-add normalised by the window envelope."""
         frames = spec.shape[0]
-        blocks = (torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window).view(frames, self.overlap, self.hop)
+        blocks = torch.fft.irfft(spec, n=self.n_fft, dim=-1).view(frames, self.overlap, self.hop)
         out = torch.zeros_like(self.inv_envelope)  # (frames + overlap - 1, hop)
         for k in range(self.overlap):
-            out[k : k + frames] += blocks[:, k]
+            out[k : k + frames].addcmul_(blocks[:, k], self.window_parts[k])  # window and overlap-add in one pass
         wave = (out * self.inv_envelope).reshape(-1)[self.n_fft // 2 :]  # drop the centring pad
         return F.pad(wave, (0, max(0, num_samples - wave.shape[0])))[:num_samples]
 
@@ -91,6 +92,6 @@ class GriffinLim:
         for _ in range(self.iterations):
             rebuilt = stft.forward(stft.inverse(spec, length))
             if self.momentum:
-                rebuilt, previous = rebuilt - (self.momentum / (1 + self.momentum)) * previous, rebuilt
+                rebuilt, previous = torch.sub(rebuilt, previous, alpha=self.momentum / (1 + self.momentum)), rebuilt
             spec = mag * torch.sgn(rebuilt)  # keep the target magnitude, take the consistent phase
         return stft.inverse(spec, num_samples)  # trimmed, or zero-extended past the last frame
