@@ -333,8 +333,6 @@ def render_tracks(
     progress: Progress | None = None,
 ) -> list[Outcome]:
     """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry."""
-    import soundfile as sf
-
     _check_device(device)
     progress = progress or _Silent()
     tracks = _load_valid(project, statuses)
@@ -377,6 +375,8 @@ def render_tracks(
             fp = input_fingerprint(t, ref)
             entry = cache.get(cache_key(fp, env.fingerprint)) if use_cache else None
             if entry is not None:
+                import soundfile as sf
+
                 start = time.perf_counter()
                 cached = read_lock(entry.snapshot, f"cache entry {entry.key[:12]}")
                 wave, sr = sf.read(entry.audio, dtype="float32")

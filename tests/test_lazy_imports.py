@@ -1,4 +1,4 @@
-"""`acegit --help` and `acegit status` must never import torch (nor numpy or GitPython, which status does not need)."""
+"""`acegit --help`, `status` and a no-op `render` must never import torch (nor numpy or GitPython)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def rendered(project: Project, render_fake: Callable[[Project, str], Path]) -> P
     return project
 
 
-@pytest.mark.parametrize("args", [("--help",), ("status",), ("status", "--json")])
+@pytest.mark.parametrize("args", [("--help",), ("status",), ("status", "--json"), ("render",), ("render", "--json")])
 def test_no_heavy_imports(rendered: Project, args: tuple[str, ...]) -> None:
     result = _probe(rendered.root, *args)
     assert result["code"] in (0, None)
