@@ -167,9 +167,176 @@ class GitRepo:
                 self.repo.git.commit("-m", message)
         return self.resolve("HEAD")
 
+    def head(self) -> str | None:
+        """The full sha of HEAD, or None in a repository without commits."""
+        import git
+
+        try:
+            return str(self.repo.head.commit.hexsha)
+        except (ValueError, git.BadName, git.GitCommandError):
+            return None
+
+    def is_dirty(self, paths: Iterable[Path | str]) -> bool:
+        """Whether any of `paths` differs from HEAD (staged, unstaged or untracked); missing paths are clean."""
+        rel = [self._rel(p) for p in paths]
+        with _git_errors("check for uncommitted changes"):
+            out = self.repo.git.status("--porcelain", "--untracked-files=all", "--", *rel)
+        return bool(out.strip())
+
+    def commit_subject(self, sha: str) -> str | None:
+        """The first line of a commit's message, or None when this repository does not have the commit."""
+        import git
+
+        try:
+            return str(self.repo.commit(sha).summary)
+        except (git.BadName, git.BadObject, ValueError, git.GitCommandError):
+            return None
+
+    def is_ancestor(self, sha: str, rev: str = "HEAD") -> bool:
+        """Whether commit `sha` is in the history of `rev`."""
+        import git
+
+        try:
+            self.repo.git.merge_base("--is-ancestor", sha, rev)
+        except git.GitCommandError:
+            return False
+        return True
+
     def _rel(self, p: Path | str) -> str:
         path = Path(p)
         return path.absolute().relative_to(self.root).as_posix() if path.is_absolute() else path.as_posix()
+
+    # --- history and renames (issue 6: diff, log) ---
+
+    def renames(self, rev_a: str, rev_b: str | None = None, under: str = ".") -> dict[str, str]:
+        """Files below `under` that git's rename detection sees as renamed from `rev_a` to `rev_b` (None: the
+        working tree, untracked files included): new path -> old path."""
+        a = self.resolve(rev_a)
+        with _git_errors(f"compare {rev_a} with {rev_b or 'the working tree'}"):
+            if rev_b is None:
+                out = self._diff_worktree_renames(a, under)
+            else:
+                out = self.repo.git.diff("-M", "--name-status", "-z", a, self.resolve(rev_b), "--", under)
+        return {new: old for status, new, old in _name_status(out) if status == "R" and old is not None}
+
+    def _diff_worktree_renames(self, sha: str, under: str) -> str:
+        """`git diff -M` of a commit against the working tree with untracked files, via a throwaway index copy."""
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="acegit-index-") as tmp:
+            index = Path(tmp) / "index"
+            real = Path(self.repo.git_dir) / "index"
+            if real.is_file():
+                shutil.copyfile(real, index)
+            env = {"GIT_INDEX_FILE": str(index)}
+            # The user's index is never touched; the blobs `add` writes are ordinary loose objects.
+            self.repo.git.add("-A", "--ignore-errors", "--", under, env=env, with_exceptions=False)
+            out: str = self.repo.git.diff("--cached", "-M", "--name-status", "-z", sha, "--", under, env=env)
+            return out
+
+    def file_log(self, path: str, rev: str = "HEAD") -> list[tuple[str, str, str]]:
+        """Commits (newest first) that changed `path`, following renames: (sha, status letter, path in that commit)."""
+        sha = self.resolve(rev)
+        with _git_errors(f"read the history of {path}"):
+            out: str = self.repo.git.log("--follow", "-M", "--name-status", "--format=%x01%H", "-z", sha, "--", path)
+        rows: list[tuple[str, str, str]] = []
+        for chunk in out.split("\x01")[1:]:
+            head, _, rest = chunk.partition("\n")
+            changes = _name_status(rest.strip("\n\0"))
+            if changes:
+                rows.append((head.strip(), changes[0][0], changes[0][1]))
+        return rows
+
+    def commit_info(self, rev: str) -> dict[str, str]:
+        """Short sha, author, ISO date and subject line of a commit."""
+        sha = self.resolve(rev)
+        with _git_errors(f"read commit {rev}"):
+            c = self.repo.commit(sha)
+            return {
+                "sha": sha,
+                "short": sha[:7],
+                "author": str(c.author.name),
+                "date": c.committed_datetime.isoformat(),
+                "subject": str(c.summary),
+            }
+
+    # --- hooks, drivers and the index (issue 7) ---
+
+    def git_path(self, name: str) -> Path:
+        """`git rev-parse --git-path NAME`, absolute: honours worktrees and core.hooksPath (for "hooks/...")."""
+        with _git_errors(f"locate {name} in the Git directory"):
+            out = str(self.repo.git.rev_parse("--git-path", name)).strip()
+        path = Path(out)
+        return path if path.is_absolute() else self.root / path
+
+    def config_get(self, key: str) -> str | None:
+        """A key of this clone's own config (.git/config), or None when unset."""
+        with _git_errors(f"read git config {key}"):
+            status, out, _ = self.repo.git.config(
+                "--local", "--get", key, with_extended_output=True, with_exceptions=False
+            )
+        return str(out) if status == 0 else None
+
+    def config_set(self, key: str, value: str) -> None:
+        """Set a key in this clone's own config (.git/config)."""
+        with _git_errors(f"set git config {key}"):
+            self.repo.git.config("--local", key, value)
+
+    def config_unset(self, key: str) -> None:
+        """Remove a key from this clone's own config; a key that is not set is fine."""
+        with _git_errors(f"unset git config {key}"):
+            status, _, err = self.repo.git.config(
+                "--local", "--unset-all", key, with_extended_output=True, with_exceptions=False
+            )
+        if status not in (0, 5):  # 5: the key was not set
+            raise GitError(f"cannot unset git config {key}: {str(err).strip()}")
+
+    def staged_files(self) -> list[str]:
+        """Files added, copied, modified or renamed in the index against HEAD (all of them before a first commit)."""
+        with _git_errors("list staged files"):
+            out = self.repo.git.diff("--cached", "--name-only", "--no-renames", "--diff-filter=ACMR", "-z")
+        return sorted(n for n in out.split("\0") if n)
+
+    def unstaged_files(self, paths: Iterable[Path | str] = ()) -> list[str]:
+        """Tracked files whose working-tree content differs from the index (optionally only among `paths`)."""
+        rel = [self._rel(p) for p in paths]
+        with _git_errors("list unstaged changes"):
+            out = self.repo.git.diff("--name-only", "--no-renames", "-z", "--", *rel)
+        return sorted(n for n in out.split("\0") if n)
+
+    def indexed_files(self, under: str = "") -> list[str]:
+        """Files in the index (what the next commit holds), optionally only below the folder `under`."""
+        with _git_errors("list files in the index"):
+            out = self.repo.git.ls_files("-z", "--", *([under] if under else []))
+        return sorted(n for n in out.split("\0") if n)
+
+
+def merge_file(base: Path, ours: Path, theirs: Path, labels: tuple[str, str, str]) -> tuple[bytes, int]:
+    """`git merge-file --diff3 -p`: the three-way text merge and its number of conflicts (0: clean)."""
+    import git
+
+    with _git_errors("merge file contents"):
+        status, out, err = git.Git().merge_file(
+            "-p",
+            "--diff3",
+            "-L",
+            labels[0],
+            "-L",
+            labels[1],
+            "-L",
+            labels[2],
+            str(ours),
+            str(base),
+            str(theirs),
+            with_extended_output=True,
+            with_exceptions=False,
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+        )
+    if not 0 <= status < 128:  # merge-file exits with the number of conflicts (capped at 127), or -1 on error
+        raise GitError(f"git merge-file failed on {ours}: {err.decode(errors='replace').strip()}")
+    return out, status
 
 
 def track_names(files: Iterable[str], tracks_dir: str = "tracks") -> list[str]:
@@ -182,3 +349,19 @@ def track_names(files: Iterable[str], tracks_dir: str = "tracks") -> list[str]:
             continue
         names.add(p.name.removesuffix(".toml").removesuffix(".lock"))
     return sorted(names)
+
+
+def _name_status(out: str) -> list[tuple[str, str, str | None]]:
+    """Parse `--name-status -z` output into (status letter, path, old path of a rename or copy)."""
+    fields = out.split("\0")
+    rows: list[tuple[str, str, str | None]] = []
+    i = 0
+    while i + 1 < len(fields) and fields[i]:
+        status = fields[i]
+        if status[0] in "RC" and i + 2 < len(fields):
+            rows.append((status[0], fields[i + 2], fields[i + 1]))
+            i += 3
+        else:
+            rows.append((status[0], fields[i + 1], None))
+            i += 2
+    return rows
