@@ -24,7 +24,7 @@ from acegit.engine.audio import log_mel
 from acegit.engine.checkpoint import build_model
 from acegit.engine.model import MusicModel
 from model.corpus.build import read_labels
-from model.training import EMA, RunDir
+from model.training import EMA, RunDir, StopRequest
 
 
 def set_latent_stats(model: MusicModel, mean: float, std: float) -> None:
@@ -97,12 +97,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model.dcae.load_state_dict(live)
         return digest
 
+    stop = StopRequest()
     start = time.time()
     last_save = start
     losses: list[float] = []
     while True:
         elapsed = time.time() - start
-        if step >= args.steps or elapsed >= args.minutes * 60:
+        if step >= args.steps or elapsed >= args.minutes * 60 or stop.requested:
             break
         if step % 500 == 0:
             reader.refresh()
@@ -139,6 +140,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if time.time() - last_save >= args.save_every:
             save()
             last_save = time.time()
+    stop.restore()
     digest = save()
     return {"step": step, "hash": digest, "run": str(run.path)}
 

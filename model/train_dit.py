@@ -24,7 +24,7 @@ from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, single_conditions
 from acegit.engine.sampling import shift_sigmas
 from model.precompute import LATENT_INDEX, TEXT_INDEX
-from model.training import EMA, RunDir
+from model.training import EMA, RunDir, StopRequest
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     drop = Dropout()
     start = last_save = time.time()
     losses: list[float] = []
-    while step < args.steps and time.time() - start < args.minutes * 60:
+    stop = StopRequest()
+    while step < args.steps and time.time() - start < args.minutes * 60 and not stop.requested:
         lr = args.lr * min(1.0, (step + 1) / args.warmup)
         for g in opt.param_groups:
             g["lr"] = lr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +71,19 @@ class EMA:
 
     def copy_to(self, module: nn.Module) -> None:
         module.load_state_dict(self.shadow)
+
+
+class StopRequest:
+    """Set by SIGTERM / SIGINT, so `kill PID` ends a background run at the next step with a final checkpoint."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {sig: signal.signal(sig, self._set) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _set(self, signum: int, frame: object) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        """Give the signals back to their previous handlers (the run is over)."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
