@@ -177,6 +177,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if time.time() - last_save >= args.save_every:
             save()
             last_save = time.time()
+    stop.restore()
     digest = save()
     return {
         "step": step,
