@@ -15,7 +15,8 @@ from acegit.gitrepo import GitRepo
 HOOK_ID = "# acegit-hook-id: acegit-pre-commit"  # marks a hook file as ours: safe to rewrite or remove
 HOOK_NAME = "pre-commit"
 LEGACY_SUFFIX = ".legacy"  # a foreign hook moved aside by --force; our hook runs it first, uninstall restores it
-HOOK_MODES = ("render", "check")
+HOOK_COMMANDS = {"render": "hook render --staged", "check": "hook check"}  # what the hook runs, per --hook mode
+HOOK_MODES = tuple(HOOK_COMMANDS)
 # Per-clone settings that .gitattributes cannot carry (Git never runs commands named by a checked-out file).
 CONFIG = {
     "diff.acegit.textconv": "acegit textconv",
@@ -54,7 +55,7 @@ def hook_script(mode: str = "render", python: str | None = None) -> str:
         raise UsageError(f"--hook {mode!r} must be one of {', '.join(HOOK_MODES)} (or none)")
     text = hook_template()
     assert HOOK_ID in text, "hooks/pre-commit lost its id line"
-    return text.replace("{python}", shlex.quote(python or sys.executable)).replace("{mode}", mode)
+    return text.replace("{python}", shlex.quote(python or sys.executable)).replace("{command}", HOOK_COMMANDS[mode])
 
 
 def is_ours(path: Path) -> bool:
@@ -101,7 +102,7 @@ def install(start: Path, *, hook: str | None = "render", force: bool = False) ->
         result.changed.append(f"moved the existing hook to {_shown(repo, legacy)} (it still runs first)")
     if not path.exists() or path.read_text(encoding="utf-8") != text or not os.access(path, os.X_OK):
         _write_hook(path, text)
-        result.changed.append(f"wrote {shown} (acegit hook {hook} --staged)")
+        result.changed.append(f"wrote {shown} (runs `acegit {HOOK_COMMANDS[hook]}`)")
     return result
 
 
