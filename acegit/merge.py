@@ -230,4 +230,4 @@ def _text_merge(base: Path, ours: Path, theirs: Path, shown: str, why: str) -> M
     atomic_write_bytes(ours, text)
     if conflicts:
         return MergeResult(False, [f"{shown}: {why}; {conflicts} conflict(s) marked with <<<<<<< / >>>>>>>."])
-    return MergeResult(True)
+    return MergeResult(True, [f"{shown}: {why}; no conflicts."])

@@ -122,3 +122,31 @@ def test_template_is_found_in_the_checkout_and_wheel_mapping_exists() -> None:
     root = Path(__file__).resolve().parents[1]
     pyproject = tomllib.loads((root / "pyproject.toml").read_text())
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]["hooks"] == "acegit/_hooks"
+
+
+def _has_textconv() -> bool:
+    run = subprocess.run([sys.executable, "-m", "acegit", "textconv", "--help"], capture_output=True)
+    return run.returncode == 0
+
+
+def test_git_diff_uses_the_textconv_driver_after_install(
+    project: Project, render_fake: Callable[[Project, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _has_textconv():
+        pytest.skip("`acegit textconv --help` fails: the textconv command (issue 6) is not built yet")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    lock = render_fake(project, "example")
+    subprocess.run(["git", "add", "-A"], cwd=project.root, check=True)
+    subprocess.run(["git", "commit", "-qm", "render"], cwd=project.root, check=True)
+    track = project.tracks_dir / "example.toml"
+    track.write_text(track.read_text().replace("seed = 1234", "seed = 99"))
+    render_fake(project, "example")
+    raw = subprocess.run(["git", "diff", "--no-textconv", "--", str(lock)], cwd=project.root, capture_output=True)
+    assert raw.returncode == 0 and b"fingerprint" in raw.stdout
+
+    before = subprocess.run(["git", "diff", "--", str(lock)], cwd=project.root, capture_output=True)
+    install(project.root, hook=None)
+    after = subprocess.run(["git", "diff", "--", str(lock)], cwd=project.root, capture_output=True)
+    assert after.returncode == 0, after.stderr
+    assert before.stdout == raw.stdout  # without the driver config Git diffs the raw text
+    assert after.stdout and after.stdout != raw.stdout  # with it, Git ran `acegit textconv` on both sides
