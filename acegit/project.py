@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acegit.engine.registry import LocalModels
 from acegit.errors import AcegitError, InputError
 from acegit.track import DEFAULTABLE_FIELDS, read_toml, reject_unknown, toml_value, validate_field
 
@@ -14,6 +15,7 @@ PROJECT_FILE = "acegit.toml"
 AUDIO_FORMATS = ("wav", "flac", "ogg")
 SECTIONS = ("project", "defaults", "audio", "paths", "models", "export")
 PATH_KEYS = {"tracks": "tracks", "build": "build", "cache": ".acegit/cache"}
+MODEL_BACKENDS = ("builtin", "ace-step")  # acegit's own checkpoints; diffusers' AceStepPipeline
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,8 @@ class Project:
     tracks_dir: Path = Path("tracks")
     build_dir: Path = Path("build")
     cache_dir: Path = Path(".acegit/cache")
-    models: dict[str, Path] = field(default_factory=dict)  # [models.NAME] path, absolute
+    models: dict[str, Path | None] = field(default_factory=dict)  # [models.NAME] path, absolute; None: from env
+    model_backends: dict[str, str] = field(default_factory=dict)  # [models.NAME] backend, "builtin" or "ace-step"
     export: dict[str, Any] = field(default_factory=dict)  # [export.*], kept as written for the export command
 
     @property
@@ -84,14 +87,25 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
     reject_unknown(shown, paths, PATH_KEYS, "paths.")
     folders = {k: _inside(root, shown, f"paths.{k}", paths.get(k, d)) for k, d in PATH_KEYS.items()}
 
-    models: dict[str, Path] = {}
+    models: dict[str, Path | None] = {}
+    backends: dict[str, str] = {}
     for mname, spec in _table(shown, data, "models").items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]:
+        backend = spec.get("backend", "builtin") if isinstance(spec, dict) else "builtin"
+        if backend not in MODEL_BACKENDS:
+            choices = ", ".join(f'"{b}"' for b in MODEL_BACKENDS)
+            raise InputError(shown, f"models.{mname}.backend = {toml_value(backend)} is not one of {choices}")
+        # An ace-step table may leave out `path`: the folder then comes from ACEGIT_ACE_STEP_PATH (docs/backends.md).
+        pathless = isinstance(spec, dict) and backend == "ace-step" and "path" not in spec
+        if not pathless and (not isinstance(spec, dict) or not isinstance(spec.get("path"), str) or not spec["path"]):
             raise InputError(
                 shown,
                 f'[models.{mname}] needs a `path` to a weights folder (e.g. path = "models/{mname}")',
             )
-        reject_unknown(shown, spec, ("path",), f"models.{mname}.")
+        reject_unknown(shown, spec, ("path", "backend"), f"models.{mname}.")
+        backends[mname] = backend
+        if pathless:
+            models[mname] = None
+            continue
         # Local checkpoints may live outside the project (a shared disk), so only resolve, never confine.
         p = Path(spec["path"]).expanduser()
         models[mname] = p if p.is_absolute() else root / p
@@ -104,7 +118,8 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
         tracks_dir=folders["tracks"],
         build_dir=folders["build"],
         cache_dir=folders["cache"],
-        models=models,
+        models=LocalModels(models, backends),
+        model_backends=backends,
         export=_table(shown, data, "export"),
     )
 

@@ -30,6 +30,7 @@ MELODY_SUFFIXES = (".mid", ".midi")
 FIELD_ORDER = (
     "prompt",
     "negative_prompt",
+    "lyrics",
     "seed",
     "duration",
     "bpm",
@@ -38,11 +39,15 @@ FIELD_ORDER = (
     "model",
     "steps",
     "guidance",
+    "shift",
     "sampler",
     "melody",
     "loop",
     "tags",
 )
+# Read only by ace-step models (docs/backends.md); unset they are left out of render_fields, so fingerprints of tracks
+# written before these fields existed did not change.
+ACE_STEP_FIELDS = ("lyrics", "shift")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
 DEFAULTABLE_FIELDS = (
@@ -71,6 +76,8 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "loop": False,
     "melody": None,
     "tags": (),
+    "lyrics": None,
+    "shift": None,
 }
 
 
@@ -94,12 +101,14 @@ class Track:
     melody: str | None = None  # posix path relative to the project root, as written
     loop: bool = False
     tags: tuple[str, ...] = ()
+    lyrics: str | None = None  # ace-step only
+    shift: float | None = None  # ace-step only: timestep schedule shift; None = the backend's default
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
 
     def render_fields(self) -> dict[str, Any]:
         """The fields that decide the rendered audio, in canonical order."""
-        return {f: getattr(self, f) for f in RENDER_FIELDS}
+        return {f: getattr(self, f) for f in RENDER_FIELDS if f not in ACE_STEP_FIELDS or getattr(self, f) is not None}
 
 
 def toml_value(value: Any) -> str:
@@ -213,6 +222,8 @@ VALIDATORS: dict[str, Callable[[str, str, Any], Any]] = {
     "melody": _melody,
     "loop": _bool,
     "tags": _tags,
+    "lyrics": _str(False, "[verse]\nhello"),
+    "shift": _float(0.1, 10.0, 3.0),
 }
 
 
@@ -295,6 +306,26 @@ def _resolve_melody(project: Project, shown: str, melody: str) -> Path:
     return target
 
 
+def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -> None:
+    """Fields one backend reads and the other cannot honour are errors, never silently ignored."""
+    model = toml_value(values["model"])
+    if backend != "ace-step":
+        for f in ACE_STEP_FIELDS:
+            if values[f] is not None:
+                hint = 'Remove it, or use a model whose [models.NAME] table has backend = "ace-step".'
+                raise _bad(shown, f, f"is only read by ace-step models; model = {model} would ignore it", hint)
+        return
+    why = f"model = {model} (ace-step backend)"
+    if values["negative_prompt"]:
+        hint = "ACE-Step guides against its learned null condition; remove negative_prompt from this track."
+        raise _bad(shown, "negative_prompt", f"is not supported by {why}", hint)
+    if values["sampler"] != "euler":
+        sampler = toml_value(values["sampler"])
+        raise _bad(shown, "sampler", f"= {sampler}: {why} samples with Euler only", 'Use sampler = "euler".')
+    if values["melody"] is not None:
+        raise _bad(shown, "melody", f"is not supported by {why}", "Remove melody from this track.")
+
+
 def parse_track(data: Mapping[str, Any], name: str, path: Path, project: Project) -> Track:
     """Validate a track's raw TOML table, filling defaults from the project."""
     shown = project.display(path)
@@ -307,6 +338,7 @@ def parse_track(data: Mapping[str, Any], name: str, path: Path, project: Project
     values.update(project.defaults)
     for k, v in data.items():
         values[k] = validate_field(shown, k, v)
+    _check_backend_fields(shown, values, project.model_backends.get(values["model"], "builtin"))
     melody_path = _resolve_melody(project, shown, values["melody"]) if values["melody"] is not None else None
     if melody_path is not None:
         values["melody"] = Path(values["melody"]).as_posix()

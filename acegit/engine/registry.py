@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
+import os
 import re
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +19,27 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 HASH_FILE = "sha256"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+# The ace-step backend (docs/backends.md): a diffusers AceStepPipeline folder, never downloaded by acegit.
+ACE_STEP = "ace-step"
+ACE_STEP_PATH_ENV = "ACEGIT_ACE_STEP_PATH"  # the weights folder when [models.NAME] has no `path`
+ACE_STEP_INDEX = "model_index.json"
+ACE_STEP_PIPELINE = "AceStepPipeline"
+# component folder -> (a file it must hold, whether it holds *.safetensors weights, what it is)
+ACE_STEP_COMPONENTS = {
+    "transformer": ("config.json", True, "the diffusion transformer"),
+    "condition_encoder": ("config.json", True, "the condition encoder"),
+    "text_encoder": ("config.json", True, "the Qwen3 text encoder"),
+    "tokenizer": ("tokenizer_config.json", False, "the text tokenizer"),
+    "vae": ("config.json", True, "the AutoencoderOobleck VAE"),
+    "scheduler": ("scheduler_config.json", False, "the flow-matching scheduler"),
+}
+ACE_STEP_OBTAIN = (
+    "acegit never downloads weights. On a machine with internet access, save a diffusers-format ACE-Step 1.5 "
+    "checkpoint once (e.g. `hf download ACE-Step/acestep-v15-xl-turbo-diffusers --local-dir /models/ace-step-1.5`), "
+    f'copy the folder here, and point [models.NAME] path = "..." or {ACE_STEP_PATH_ENV} at it (docs/backends.md).'
+)
+_RACY_S = 2.0  # files modified this recently are hashed but not cached: their mtime could repeat after an edit
 
 
 @dataclass(frozen=True)
@@ -71,10 +97,125 @@ def _read_hash(folder: Path, fix: str) -> str:
     return "sha256:" + text
 
 
-def resolve_model(name: str, local_models: dict[str, Path]) -> ModelRef:
+class LocalModels(dict[str, Path | None]):
+    """acegit.toml's [models.NAME] folders (None: taken from the environment), with each one's declared backend."""
+
+    def __init__(self, folders: Mapping[str, Path | None] = {}, backends: Mapping[str, str] = {}) -> None:  # noqa: B006
+        super().__init__(folders)
+        self.backends = dict(backends)
+
+
+def _hash_cache_dir() -> Path:
+    """Per-user cache of ace-step weights hashes (a model folder may be read-only or shared by projects)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "acegit" / "weights"
+
+
+def _ace_step_files(folder: Path, components: list[str]) -> list[tuple[str, int, int]]:
+    """(posix path, size, mtime_ns) of model_index.json and every non-hidden file of the components, sorted."""
+    out = []
+    for rel in [ACE_STEP_INDEX, *components]:
+        top = folder / rel
+        paths = [top] if top.is_file() else [p for p in top.rglob("*") if p.is_file()]
+        for p in paths:
+            relpath = p.relative_to(folder).as_posix()
+            if any(part.startswith(".") for part in relpath.split("/")):
+                continue  # hub download metadata (.cache/), editor files: not weights
+            st = p.stat()
+            out.append((relpath, st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+def ace_step_weights_hash(folder: Path, components: list[str]) -> str:
+    """Hex sha256 over each weights file's path, size and bytes; computed once per folder state and cached.
+
+    The cache entry is keyed by the folder and every file's size and mtime, so `acegit status` reads a few stats
+    and one small JSON file instead of hashing gigabytes.
+    """
+    files = _ace_step_files(folder, components)
+    stamp = [list(f) for f in files]
+    cache = _hash_cache_dir() / (hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32] + ".json")
+    with contextlib.suppress(OSError, ValueError):
+        entry = json.loads(cache.read_text(encoding="utf-8"))
+        if entry.get("files") == stamp and _HEX64.match(str(entry.get("sha256"))):
+            return str(entry["sha256"])
+    h = hashlib.sha256()
+    for rel, size, _ in files:
+        h.update(f"{rel}\0{size}\0".encode())
+        with open(folder / rel, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    digest = h.hexdigest()
+    if all(time.time() - mtime / 1e9 > _RACY_S for _, _, mtime in files):
+        from acegit.fsutil import atomic_write_text
+
+        with contextlib.suppress(OSError):  # no writable cache: correct, only slower
+            atomic_write_text(cache, json.dumps({"folder": str(folder.resolve()), "files": stamp, "sha256": digest}))
+    return digest
+
+
+def _ace_step_components(name: str, folder: Path) -> list[str]:
+    """The component folders of an AceStepPipeline folder, each checked; errors name what is missing and the fix."""
+    where = f"model {name!r}: ACE-Step weights folder {folder}"
+    try:
+        index = json.loads((folder / ACE_STEP_INDEX).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AcegitError(
+            f"{where} has no {ACE_STEP_INDEX}, so it is not a diffusers pipeline folder", hint=ACE_STEP_OBTAIN
+        ) from None
+    except (OSError, ValueError) as e:
+        raise AcegitError(f"{where}: cannot read {ACE_STEP_INDEX}: {e}", hint=ACE_STEP_OBTAIN) from None
+    if not isinstance(index, dict) or index.get("_class_name") != ACE_STEP_PIPELINE:
+        found = index.get("_class_name") if isinstance(index, dict) else None
+        raise AcegitError(
+            f"{where} holds a {found or 'unknown'} pipeline, not {ACE_STEP_PIPELINE}", hint=ACE_STEP_OBTAIN
+        )
+    for comp, (marker, weights, what) in ACE_STEP_COMPONENTS.items():
+        sub = folder / comp
+        if not (sub / marker).is_file():
+            raise AcegitError(f"{where} is missing {comp}/{marker} ({what})", hint=ACE_STEP_OBTAIN)
+        if weights and not any(sub.glob("*.safetensors")):
+            raise AcegitError(f"{where} has no {comp}/*.safetensors ({what}'s weights)", hint=ACE_STEP_OBTAIN)
+    # Optional components the index names (audio tokenizer for covers) take part in the hash too.
+    return sorted(
+        {
+            *ACE_STEP_COMPONENTS,
+            *(
+                k
+                for k, v in index.items()
+                if not k.startswith("_") and (folder / k).is_dir() and isinstance(v, list) and v[0] is not None
+            ),
+        }
+    )
+
+
+def _resolve_ace_step(name: str, folder: Path | None) -> ModelRef:
+    """An ace-step model: [models.NAME] path, else $ACEGIT_ACE_STEP_PATH; backend decided by model_index.json."""
+    if folder is None:
+        env = os.environ.get(ACE_STEP_PATH_ENV, "")
+        if not env:
+            raise AcegitError(
+                f'model {name!r} (backend = "ace-step") has no weights folder: its [models.{name}] table has no '
+                f"`path` and {ACE_STEP_PATH_ENV} is not set",
+                hint=ACE_STEP_OBTAIN,
+            )
+        folder = Path(env).expanduser().absolute()
+    if not folder.is_dir():
+        raise AcegitError(f"model {name!r}: ACE-Step weights folder {folder} does not exist", hint=ACE_STEP_OBTAIN)
+    components = _ace_step_components(name, folder)
+    return ModelRef(name, folder, "sha256:" + ace_step_weights_hash(folder, components), ACE_STEP)
+
+
+def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRef:
     """A local model from acegit.toml's [models.NAME] wins over a built-in of the same name."""
     if name in local_models:
         folder = local_models[name]
+        declared = local_models.backends.get(name) if isinstance(local_models, LocalModels) else None
+        # Declared in acegit.toml; else no path (from the environment) or a diffusers folder means ace-step.
+        if declared == ACE_STEP or (declared is None and (folder is None or (folder / ACE_STEP_INDEX).is_file())):
+            return _resolve_ace_step(name, folder)
+        if folder is None:
+            raise AcegitError(f"model {name!r}: [models.{name}] has no `path`", hint='Add path = "..." to it.')
         fix = (
             f"Fix [models.{name}] path in acegit.toml: it must point at a folder with "
             f"{WEIGHTS_FILE}, {CONFIG_FILE} and {HASH_FILE}."
