@@ -1,0 +1,163 @@
+"""`acegit export`: write game-ready audio files for export profiles of acegit.toml."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from acegit.cli import app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from acegit.export import ExportResult
+    from acegit.render import Outcome
+
+
+class _LineProgress:
+    """Plain lines for logs and CI (no TTY)."""
+
+    def __init__(self, err: Console) -> None:
+        self.err = err
+
+    def batch(self, names: Sequence[str], steps: int) -> None:
+        self.err.print(f"sampling {', '.join(names)} ({steps} steps)")
+
+    def step(self, done: int, total: int) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        if outcome.action != "fresh":
+            self.err.print(f"{outcome.action:<9} {outcome.name} ({outcome.seconds:.2f} s)")
+
+    def exported(self, result: ExportResult) -> None:
+        self.err.print(f"exported  {result.shown} ({result.seconds:.2f} s)")
+
+
+class _BarProgress(_LineProgress):
+    """A rich bar over the files to write, and one over the sampling steps while stale tracks render."""
+
+    def __init__(self, err: Console, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        super().__init__(err)
+        self.bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+        )
+        self.files = self.bars.add_task("files", total=total)
+        self.steps = self.bars.add_task("steps", total=1, visible=False)
+
+    def batch(self, names: Sequence[str], steps: int) -> None:
+        self.bars.update(self.steps, description=", ".join(names)[:40], completed=0, total=steps, visible=True)
+
+    def step(self, done: int, total: int) -> None:
+        self.bars.update(self.steps, completed=done, total=total)
+
+    def finished(self, outcome: Outcome) -> None:
+        self.bars.update(self.steps, visible=False)
+
+    def exported(self, result: ExportResult) -> None:
+        self.bars.advance(self.files)
+
+
+def _table(results: list[ExportResult], elapsed: float) -> object:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"export: {elapsed:.1f} s", title_justify="left", box=None)
+    for col in ("track", "profile", "file", "duration", "rate", "ch", "LUFS", "dBTP", "loop", "source"):
+        table.add_column(col)
+    for r in results:
+        loop = f"{r.loop.start}–{r.loop.end}" if r.loop else ""
+        table.add_row(
+            escape(r.track),
+            escape(r.profile),
+            escape(r.shown),
+            f"{r.duration:.2f} s",
+            str(r.sample_rate),
+            str(r.channels),
+            f"{r.loudness:.1f}",
+            f"{r.true_peak:.1f}",
+            loop,
+            r.source,
+        )
+    return table
+
+
+def export_json(results: list[ExportResult], elapsed: float) -> dict[str, object]:
+    """The documented `acegit export --json` object (schema 1, docs/export.md)."""
+
+    def num(x: float) -> float | str:
+        return round(x, 3) if x == x and abs(x) != float("inf") else str(x)
+
+    return {
+        "schema": 1,
+        "command": "export",
+        "seconds": round(elapsed, 3),
+        "files": [
+            {
+                "track": r.track,
+                "profile": r.profile,
+                "path": r.shown,
+                "format": r.format,
+                "sample_rate": r.sample_rate,
+                "channels": r.channels,
+                "frames": r.frames,
+                "duration": round(r.duration, 6),
+                "loudness": num(r.loudness),
+                "true_peak": num(r.true_peak),
+                "loop": None if r.loop is None else {"start": r.loop.start, "length": r.loop.length},
+                "source": r.source,
+                "commit": r.provenance.commit,
+                "dirty": r.provenance.dirty,
+                "fingerprint": r.provenance.fingerprint,
+            }
+            for r in results
+        ],
+    }
+
+
+@app.command("export")
+def export(
+    tracks: Annotated[list[str] | None, typer.Argument(help="Tracks to export (default: all).")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", "-p", help="An [export.NAME] profile (default: every profile).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write here instead of the profile's folder (may be outside the project)."),
+    ] = None,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda (for tracks that must be rendered).")] = (
+        "auto"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout (docs/export.md).")] = False,
+) -> None:
+    """Export tracks as game-ready files: format, sample rate, loudness, loop points and provenance tags."""
+    from rich.console import Console
+
+    from acegit.export import export_tracks, load_profiles
+    from acegit.project import find_project
+    from acegit.render import select_tracks
+
+    project = find_project()
+    err = Console(stderr=True, highlight=False)
+    total = len(load_profiles(project, profile)) * len(select_tracks(project, tracks or ()))
+    progress = _BarProgress(err, total) if err.is_terminal and not as_json else _LineProgress(err)
+    start = time.perf_counter()
+    with getattr(progress, "bars", None) or contextlib.nullcontext():
+        results = export_tracks(project, profile, tracks or (), out=out, device=device, progress=progress)
+    elapsed = time.perf_counter() - start
+    if as_json:
+        typer.echo(json.dumps(export_json(results, elapsed), indent=2, ensure_ascii=False))
+    elif not results:
+        Console(highlight=False).print("No tracks to export.")
+    else:
+        Console(highlight=False).print(_table(results, elapsed))
+    sys.stdout.flush()
