@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -87,3 +88,60 @@ def cli() -> Callable[..., Result]:
         return runner.invoke(app, list(args))
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised tiny checkpoint folder, built once per test session (issue 6: diff, show, log)."""
+    from acegit.engine.checkpoint import build_model, save_checkpoint
+
+    folder = tmp_path_factory.mktemp("tiny-ckpt") / "tiny-random"
+    save_checkpoint(build_model("tiny", seed=0), folder)
+    return folder
+
+
+def music_like(seconds: float, sample_rate: int = 22050, seed: int = 0) -> Any:
+    """A deterministic stand-in for a render: a few decaying plucked notes over soft noise (float32, mono)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
+    wave = 0.01 * rng.standard_normal(len(t))
+    for onset in np.arange(0.0, seconds, 0.25):
+        f0 = 110.0 * 2 ** (rng.integers(0, 24) / 12)
+        env = np.where(t >= onset, np.exp(-(t - onset) * 6.0), 0.0)
+        wave += 0.2 * env * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in (1, 2, 3))
+    return wave.astype(np.float32)
+
+
+def cache_render(project: Project, name: str, wave: Any = None, sample_rate: int = 22050) -> Path:
+    """Make a track fresh without a model: its lock (made-up latent) plus a render-cache entry holding `wave`."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from acegit.cache import RenderCache, cache_key
+    from acegit.engine.registry import resolve_model
+    from acegit.lockfile import AudioStats, LockEnvironment, build_lock, dumps_lock, lock_path, write_lock
+    from acegit.track import load_track
+
+    track = load_track(project.tracks_dir / f"{name}.toml", project)
+    wave = music_like(track.duration, sample_rate, track.seed) if wave is None else wave
+    model = resolve_model(track.model, project.models)
+    env = LockEnvironment.make("cpu", "2.13.0", "float32", True)
+    lock = build_lock(track, model, np.zeros((8, 16, 4), np.float32), env, AudioStats.of(wave, sample_rate))
+    buf = io.BytesIO()
+    sf.write(buf, wave, sample_rate, format="WAV", subtype="FLOAT")
+    RenderCache(project.cache_dir).put(
+        cache_key(lock.input.fingerprint, env.fingerprint), dumps_lock(lock).encode(), buf.getvalue()
+    )
+    path = lock_path(track.path)
+    write_lock(path, lock)
+    return path
+
+
+@pytest.fixture(name="cache_render")
+def _cache_render() -> Callable[..., Path]:
+    """`cache_render(project, name, wave=None, sample_rate=22050)`: a fresh track whose audio is in the render cache."""
+    return cache_render
