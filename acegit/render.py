@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from acegit.cache import RenderCache, cache_key
 from acegit.engine.registry import ModelRef, resolve_model
@@ -224,9 +224,15 @@ class _Engines:
 
     def get(self, name: str) -> Engine:
         if name not in self.engines:
-            from acegit.engine.inference import Engine
+            ref = self.ref(name)
+            if ref.backend == "ace-step":  # diffusers' AceStepPipeline, same interface (docs/backends.md)
+                from acegit.engine.acestep import AceStepEngine
 
-            self.engines[name] = Engine.load(self.ref(name), device=self.device)
+                self.engines[name] = cast("Engine", AceStepEngine.load(ref, device=self.device))
+            else:
+                from acegit.engine.inference import Engine
+
+                self.engines[name] = Engine.load(ref, device=self.device)
         return self.engines[name]
 
 
