@@ -188,6 +188,9 @@ def parse_profile(name: str, table: Any) -> ExportProfile:
     if fmt == "ogg" and "bit_depth" in table:
         raise _bad(name, "bit_depth", "does not apply to ogg (Vorbis is not PCM): remove it")
     loudness = _number(name, table, "loudness", *LOUDNESS_RANGE, None)
+    pattern = _pattern(name, table.get("name", "{track}.{ext}"))
+    if "{sample_rate}" in pattern and rate is None:
+        raise _bad(name, "name", f'= "{pattern}" uses {{sample_rate}}, so set sample_rate too (e.g. 48000)')
     folder = table.get("folder", f"build/export/{name}")
     if not isinstance(folder, str) or not folder:
         raise _bad(name, "folder", f"= {toml_value(folder)} must be a folder path relative to the project root")
@@ -204,7 +207,7 @@ def parse_profile(name: str, table: Any) -> ExportProfile:
         loop_trim=_choice(name, table, "loop_trim", LOOP_TRIMS, "none"),
         loop_crossfade=_number(name, table, "loop_crossfade", 0.0, MAX_CROSSFADE, 0.0) or 0.0,
         folder=folder,
-        pattern=_pattern(name, table.get("name", "{track}.{ext}")),
+        pattern=pattern,
     )
 
 
@@ -252,9 +255,8 @@ def _out_folder(project: Project, profile: ExportProfile, out: Path | None) -> P
 
 def target_path(folder: Path, profile: ExportProfile, track: str, project: Project) -> Path:
     """Where a track's file goes: the profile's name pattern inside its folder."""
-    rate = profile.sample_rate or 0
     name = profile.pattern.format(
-        track=track, profile=profile.name, ext=profile.format, sample_rate=rate, project=project.name
+        track=track, profile=profile.name, ext=profile.format, sample_rate=profile.sample_rate, project=project.name
     )
     return folder / name
 
@@ -378,17 +380,20 @@ def limit(x: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool = F
     import numpy as np
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-    peaks = _oversampled_peaks(x, circular)
     ceiling = 10 ** (ceiling_db / 20)
-    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
-    if need.min() >= 1.0:
-        return x
     half = max(1, round(0.005 * sample_rate))  # 5 ms attack and release
     mode = "wrap" if circular else "nearest"
-    gain = minimum_filter1d(need, size=2 * half + 1, mode=mode)
-    gain = uniform_filter1d(gain, size=2 * half + 1, mode=mode)
-    gain = np.minimum(gain, need)  # guards the float rounding of the running mean
-    return x * (gain[:, None] if x.ndim == 2 else gain)
+    y = x
+    # A gain that changes between samples moves the inter-sample peaks a little: a second pass removes the rest.
+    for _ in range(4):
+        peaks = _oversampled_peaks(y, circular)
+        need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
+        if need.min() >= 1.0:
+            break
+        gain = minimum_filter1d(need, size=2 * half + 1, mode=mode)
+        gain = np.minimum(uniform_filter1d(gain, size=2 * half + 1, mode=mode), need)  # guards float rounding
+        y = y * (gain[:, None] if y.ndim == 2 else gain)
+    return y
 
 
 def master(x: np.ndarray, sample_rate: int, loudness: float | None, ceiling_db: float, circular: bool) -> np.ndarray:
