@@ -827,6 +827,17 @@ def compare_versions(
             d.verdict = "no snapshot at B"
         if status == MODIFIED and not d.params and la is None and lb is None:
             d.status = UNCHANGED if a and b and a.params == b.params else MODIFIED
+        if decoder is not None and decode and keep_waves and (la or lb):
+            # One side only (an added or removed track): keep its audio so the report can still play it.
+            only, version = (la, a) if la is not None else (lb, b)
+            assert only is not None
+            try:
+                w, d.sample_rate = decoder.wave(only, version.label if version else name)
+            except AcegitError as e:
+                d.problems.append(str(e))
+            else:
+                silent = np.zeros_like(w)
+                d.wave_a, d.wave_b = (w, silent) if la is not None else (silent, w)
         return d
     same = la.latent.sha256 == lb.latent.sha256 and la.latent.shape == lb.latent.shape
     za = decode_latent(la)
