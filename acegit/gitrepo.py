@@ -241,12 +241,19 @@ class GitRepo:
         with _git_errors(f"read the history of {path}"):
             out: str = self.repo.git.log("--follow", "-M", "--name-status", "--format=%x01%H", "-z", sha, "--", path)
         rows: list[tuple[str, str, str]] = []
-        for chunk in out.split("\x01")[1:]:
-            head, _, rest = chunk.partition("\n")
-            changes = _name_status(rest.strip("\n\0"))
+        for chunk in out.split("\x01")[1:]:  # "\x01<sha>\0\n<status>\0<path>\0[<new path>\0]"
+            head, _, rest = chunk.partition("\0")
+            changes = _name_status(rest.lstrip("\n"))
             if changes:
                 rows.append((head.strip(), changes[0][0], changes[0][1]))
         return rows
+
+    def rev_list(self, rev: str, paths: Iterable[str]) -> list[str]:
+        """Commits reachable from `rev` that touched any of `paths`, newest first in topological order."""
+        sha = self.resolve(rev)
+        with _git_errors(f"list the commits of {rev}"):
+            out: str = self.repo.git.rev_list("--topo-order", sha, "--", *paths)
+        return out.split()
 
     def commit_info(self, rev: str) -> dict[str, str]:
         """Short sha, author, ISO date and subject line of a commit."""

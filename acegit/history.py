@@ -1,0 +1,155 @@
+"""A track's history: the commits that changed it (following renames), what changed and how far its latent moved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from acegit.diff import ADDED, REMOVED, ParamChange, Side, TrackDiff, Version, compare_versions, open_repo
+from acegit.errors import AcegitError, UsageError
+from acegit.project import Project
+from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One commit that changed the track, compared with the track's previous version."""
+
+    commit: dict[str, str]  # sha, short, author, date, subject
+    name: str  # the track's name in that commit
+    status: str  # added / modified / renamed / removed
+    changes: list[str]  # what changed, in words: "prompt", "seed", "model", "snapshot", "renamed from intro", …
+    params: list[ParamChange] = field(default_factory=list)
+    latent_change: float | None = None  # relative latent change to the previous version (docs/diff.md)
+    verdict: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.commit,
+            "name": self.name,
+            "status": self.status,
+            "changes": self.changes,
+            "params": [{"field": p.field, "old": p.old, "new": p.new} for p in self.params],
+            "latent_change": None if self.latent_change is None else round(self.latent_change, 6),
+            "verdict": self.verdict,
+        }
+
+
+def _name_of(path: str) -> str:
+    return PurePosixPath(path).name.removesuffix(TRACK_SUFFIX).removesuffix(".lock")
+
+
+def _what_changed(d: TrackDiff) -> list[str]:
+    if d.status in (ADDED, REMOVED):
+        return ["new track" if d.status == ADDED else "track removed"]
+    words = [p.field for p in d.params if p.field != "tags"]
+    if any(p.field == "tags" for p in d.params):
+        words.append("tags")
+    if d.source_only:
+        words.append("melody notes")
+    la = d.a.lock if d.a else None
+    lb = d.b.lock if d.b else None
+    if la and lb and "model" not in words and la.input.weights != lb.input.weights:
+        words.append("model weights")
+    if la and lb and la.latent.sha256 != lb.latent.sha256 and not words:
+        words.append("snapshot only")
+    if la is None and lb is not None and d.a is not None:
+        words.append("first snapshot")
+    if d.old_name:
+        words.insert(0, f"renamed from {d.old_name}")
+    return words
+
+
+def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None = None) -> list[LogEntry]:
+    """Commits reachable from `rev` that changed the track's file or snapshot, newest first."""
+    repo = open_repo(project)
+    tracks = project.tracks_dir.relative_to(project.root).as_posix()
+    probe = Side(project, repo, rev)
+    paths = [probe.git_path(f"{tracks}/{name}{suffix}") for suffix in (TRACK_SUFFIX, LOCK_SUFFIX)]
+    rows: dict[str, tuple[str, str]] = {}  # sha -> (status, path), track file first
+    for path in paths:
+        for sha, status, p in repo.file_log(path, rev):
+            rows.setdefault(sha, (status, p))
+    if not rows:
+        raise AcegitError(
+            f"no commit reachable from {rev} changed a track named {name!r}",
+            hint="List the tracks with `acegit status`; a track must be committed to have a history.",
+        )
+    # Git's own order (topological), over every path the track ever had: commit dates can tie or go backwards.
+    order = repo.rev_list(rev, sorted({p for _, p in rows.values()}))
+    infos = [repo.commit_info(sha) for sha in order if sha in rows]
+    if limit is not None:
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        infos = infos[: limit + 1]  # one more: the oldest shown entry is compared with it
+    versions: list[Version | None] = []
+    for info in infos:
+        status, path = rows[info["sha"]]
+        v = Side(project, repo, info["sha"]).version(_name_of(path))
+        versions.append(None if status == "D" or (v.params is None and v.lock is None) else v)
+    entries = []
+    for i, info in enumerate(infos[: limit if limit is not None else len(infos)]):
+        cur, prev = versions[i], versions[i + 1] if i + 1 < len(versions) else None
+        name_now = _name_of(rows[info["sha"]][1])
+        if cur is None and prev is None:
+            continue
+        old = prev.name if prev is not None and cur is not None and prev.name != cur.name else None
+        d = compare_versions(name_now, prev, cur, old, decoder=None)
+        latent = d.latent.change if d.latent is not None else None
+        entries.append(LogEntry(info, name_now, d.status, _what_changed(d), d.params, latent, d.verdict))
+    return entries
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What `acegit show` produced: the snapshot's summary and the files written."""
+
+    version: Version
+    summary: str
+    written: list[str]
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """ "HEAD~2:boss" -> ("HEAD~2", "boss"); a bare track name means the working tree's version (rev "")."""
+    rev, sep, name = spec.rpartition(":")
+    if not sep:
+        return "", spec
+    if not name:
+        raise UsageError(f"{spec!r} names no track: write REV:TRACK, e.g. HEAD~1:boss")
+    return rev or "HEAD", name
+
+
+def decode_version(
+    project: Project, spec: str, output: Path | None = None, png: Path | None = None, *, device: str = "cpu"
+) -> Shown:
+    """Read a track's snapshot at REV (REV:TRACK); write its decoded audio and/or spectrogram when asked."""
+    from acegit.diff import Decoder
+    from acegit.textconv import summarize
+
+    rev, name = split_spec(spec)
+    side = Side(project, open_repo(project) if rev else None, rev or None)
+    v = side.version(name)
+    where = f"at {rev}" if rev else "in the working tree"
+    if v.lock is None:
+        if v.problem:
+            raise AcegitError(v.problem)
+        what = "no snapshot" if v.params is not None else "no track"
+        raise AcegitError(
+            f"{what} named {name!r} {where}",
+            hint="See a track's commits with `acegit log TRACK`; a snapshot exists once it is rendered and committed.",
+        )
+    written = []
+    if output is not None or png is not None:
+        from acegit.fsutil import atomic_write_bytes
+        from acegit.render import write_audio
+        from acegit.report import spectrogram_png
+
+        wave, sr = Decoder(project, device).wave(v.lock, v.label)
+        if output is not None:
+            write_audio(output, wave, sr)
+            written.append(str(output))
+        if png is not None:
+            atomic_write_bytes(png, spectrogram_png(wave, sr))
+            written.append(str(png))
+    return Shown(v, summarize(v.lock), written)
