@@ -285,10 +285,10 @@ def compare_latents(a: np.ndarray, b: np.ndarray, frame_rate: float, identical: 
 
 
 def frame_rate_of(lock: Lock) -> float:
-    """Latent frames per second estimated from the snapshot's shape and duration (frames = samples // hop + 1, so
-    (T − 1) / duration is within one frame of the model's rate)."""
+    """Latent frames per second estimated from the snapshot's shape and duration: frames = samples // hop + 1, so
+    duration · rate lies in [T − 1, T) and (T − ½) / duration is within half a frame per duration of the truth."""
     frames = lock.latent.shape[-1]
-    return (frames - 1) / lock.audio.duration if frames > 1 and lock.audio.duration > 0 else 1.0
+    return (frames - 0.5) / lock.audio.duration if lock.audio.duration > 0 else 1.0
 
 
 def verdict(latent: LatentDiff) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from acegit.diff import ADDED, REMOVED, ParamChange, Side, TrackDiff, Version, compare_versions, open_repo
+from acegit.diff import ADDED, REMOVED, Decoder, ParamChange, Side, TrackDiff, Version, compare_versions, open_repo
 from acegit.errors import AcegitError, UsageError
 from acegit.project import Project
 from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX
@@ -88,6 +88,7 @@ def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None 
         status, path = rows[info["sha"]]
         v = Side(project, repo, info["sha"]).version(_name_of(path))
         versions.append(None if status == "D" or (v.params is None and v.lock is None) else v)
+    decoder = Decoder(project)  # only for each model's latent frame rate: the log decodes no audio
     entries = []
     for i, info in enumerate(infos[: limit if limit is not None else len(infos)]):
         cur, prev = versions[i], versions[i + 1] if i + 1 < len(versions) else None
@@ -95,7 +96,7 @@ def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None 
         if cur is None and prev is None:
             continue
         old = prev.name if prev is not None and cur is not None and prev.name != cur.name else None
-        d = compare_versions(name_now, prev, cur, old, decoder=None)
+        d = compare_versions(name_now, prev, cur, old, decoder=decoder, decode=False)
         latent = d.latent.change if d.latent is not None else None
         entries.append(LogEntry(info, name_now, d.status, _what_changed(d), d.params, latent, d.verdict))
     return entries
@@ -124,7 +125,6 @@ def decode_version(
     project: Project, spec: str, output: Path | None = None, png: Path | None = None, *, device: str = "cpu"
 ) -> Shown:
     """Read a track's snapshot at REV (REV:TRACK); write its decoded audio and/or spectrogram when asked."""
-    from acegit.diff import Decoder
     from acegit.textconv import summarize
 
     rev, name = split_spec(spec)

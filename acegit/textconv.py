@@ -64,4 +64,5 @@ def textconv(path: Path) -> str:
     try:
         return summarize(read_lock(path, str(path)))
     except InputError as e:
-        return f"acegit snapshot that cannot be read: {e.message}"
+        # Git hands textconv a temporary copy: its path is noise in a diff, so only the reason is shown.
+        return f"acegit snapshot that cannot be read: {e.message.removeprefix(f'{path}: ')}"
