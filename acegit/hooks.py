@@ -141,11 +141,16 @@ def check_snapshots(project: Project) -> CheckHookResult:
     statuses = [st for st in project_status(project).tracks if st.name in indexed]
     problems: list[str] = []
     stale: list[str] = []
-    for st in statuses:
+    bad = [st for st in statuses if st.state != FRESH]
+    # The native hook sees unstaged edits too (pre-commit stashes them): say so rather than blame the commit.
+    dirty = set(repo.unstaged_files([project.root / st.path for st in bad])) if bad else set()
+    for st in bad:
+        rel = (project.root / st.path).resolve().relative_to(repo.root.resolve()).as_posix()
+        note = f" — {rel} has unstaged edits, which the check reads: stage or stash them" if rel in dirty else ""
         if st.state == INVALID:
-            problems.append(f"{st.name}: invalid: {st.message}")
-        elif st.state != FRESH:
-            problems.append(f"{st.name}: stale ({', '.join(st.reasons)})")
+            problems.append(f"{st.name}: invalid: {st.message}{note}")
+        else:
+            problems.append(f"{st.name}: stale ({', '.join(st.reasons)}){note}")
             stale.append(st.name)
     fresh_locks = [project.root / st.lock for st in statuses if st.state == FRESH and st.lock]
     for rel in _not_in_index(repo, fresh_locks):

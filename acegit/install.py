@@ -11,6 +11,7 @@ from pathlib import Path
 from acegit.errors import AcegitError, UsageError
 from acegit.fsutil import atomic_write_text
 from acegit.gitrepo import GitRepo
+from acegit.project import PROJECT_FILE, find_project_root
 
 HOOK_ID = "# acegit-hook-id: acegit-pre-commit"  # marks a hook file as ours: safe to rewrite or remove
 HOOK_NAME = "pre-commit"
@@ -49,13 +50,17 @@ def hook_template() -> str:
     )
 
 
-def hook_script(mode: str = "render", python: str | None = None) -> str:
-    """The hook file's text: the template bound to this Python (so the hook finds this acegit) and a mode."""
+def hook_script(mode: str = "render", python: str | None = None, project: str | None = None) -> str:
+    """The hook file's text: the template bound to this Python (so the hook finds this acegit), a mode and a project.
+
+    `project` is the project folder relative to the repository root, when it is not the root itself.
+    """
     if mode not in HOOK_MODES:
         raise UsageError(f"--hook {mode!r} must be one of {', '.join(HOOK_MODES)} (or none)")
     text = hook_template()
     assert HOOK_ID in text, "hooks/pre-commit lost its id line"
-    return text.replace("{python}", shlex.quote(python or sys.executable)).replace("{command}", HOOK_COMMANDS[mode])
+    command = HOOK_COMMANDS[mode] + (f" --project {shlex.quote(project)}" if project else "")
+    return text.replace("{python}", shlex.quote(python or sys.executable)).replace("{command}", command)
 
 
 def is_ours(path: Path) -> bool:
@@ -73,7 +78,8 @@ def _write_hook(path: Path, text: str) -> None:
 
 def install(start: Path, *, hook: str | None = "render", force: bool = False) -> InstallResult:
     """Set the drivers' git config and write the pre-commit hook (`hook=None`: config only); idempotent."""
-    text = hook_script(hook) if hook is not None else ""  # a bad mode fails before anything changes
+    if hook is not None:
+        hook_script(hook)  # a bad mode fails before anything changes
     repo = GitRepo.discover(start)
     path = repo.git_path(f"hooks/{HOOK_NAME}")
     result = InstallResult(path)
@@ -83,6 +89,7 @@ def install(start: Path, *, hook: str | None = "render", force: bool = False) ->
             result.changed.append(f"git config {key} = {value!r}")
     if hook is None:
         return result
+    text = hook_script(hook, project=_project_folder(repo, start, result))
     shown = _shown(repo, path)
     if path.exists() and not is_ours(path):
         legacy = path.with_name(HOOK_NAME + LEGACY_SUFFIX)
@@ -102,7 +109,7 @@ def install(start: Path, *, hook: str | None = "render", force: bool = False) ->
         result.changed.append(f"moved the existing hook to {_shown(repo, legacy)} (it still runs first)")
     if not path.exists() or path.read_text(encoding="utf-8") != text or not os.access(path, os.X_OK):
         _write_hook(path, text)
-        result.changed.append(f"wrote {shown} (runs `acegit {HOOK_COMMANDS[hook]}`)")
+        result.changed.append(f"wrote {shown}")
     return result
 
 
@@ -129,6 +136,16 @@ def uninstall(start: Path) -> InstallResult:
         elif now is not None:
             result.notes.append(f"git config {key} = {now!r} was not set by acegit; left alone")
     return result
+
+
+def _project_folder(repo: GitRepo, start: Path, result: InstallResult) -> str | None:
+    """The project's folder relative to the repository root for the hook's --project (None: the root itself)."""
+    root = find_project_root(start)
+    if root is None or not root.resolve().is_relative_to(repo.root.resolve()):
+        result.notes.append(f"no {PROJECT_FILE} here: the hook will look for it at the repository root when it runs")
+        return None
+    rel = root.resolve().relative_to(repo.root.resolve()).as_posix()
+    return None if rel == "." else rel
 
 
 def _shown(repo: GitRepo, path: Path) -> str:

@@ -137,3 +137,10 @@ def test_render_hook_renders_staged_tracks_then_passes(tiny: Project, cli: Calla
     _git(tiny.root, "rm", "-q", "--cached", "tracks/boss.lock.toml")
     late = cli("hook", "render", "tracks/boss.toml")
     assert late.exit_code == 1 and f"rendered 0 tracks; {RENDER_MESSAGE}" in late.stderr
+
+
+def test_check_points_at_unstaged_edits(fresh: Project) -> None:
+    """The native hook reads the working tree: a staged, fresh track with unstaged edits is named as such."""
+    _edit(fresh)
+    with pytest.raises(CheckFailed, match="tracks/example.toml has unstaged edits, which the check reads"):
+        check_snapshots(fresh)

@@ -150,3 +150,24 @@ def test_git_diff_uses_the_textconv_driver_after_install(
     assert after.returncode == 0, after.stderr
     assert before.stdout == raw.stdout  # without the driver config Git diffs the raw text
     assert after.stdout and after.stdout != raw.stdout  # with it, Git ran `acegit textconv` on both sides
+    assert b"\n [input]\n" in raw.stdout and b"[input]" not in after.stdout  # a summary, not the TOML
+
+
+def test_project_in_a_subfolder_of_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Git runs hooks at the repository root; the hook names the project folder with --project."""
+    from acegit.gitrepo import init_repo
+    from acegit.scaffold import new_project
+
+    repo = init_repo(tmp_path / "game")
+    (repo.root / "README").write_text("game\n")
+    new_project(repo.root / "music")
+    monkeypatch.chdir(repo.root / "music")
+    install(Path.cwd(), hook="check")
+    assert "hook check --project music" in _hook(repo.root).read_text()
+
+    subprocess.run(["git", "add", "-A"], cwd=repo.root, check=True)
+    blocked = subprocess.run(["git", "commit", "-qm", "x"], cwd=repo.root, capture_output=True, text=True)
+    assert blocked.returncode == 1 and "example: stale (no snapshot)" in blocked.stderr
+    subprocess.run(["git", "rm", "-q", "--cached", "music/tracks/example.toml"], cwd=repo.root, check=True)
+    passed = subprocess.run(["git", "commit", "-qm", "x"], cwd=repo.root, capture_output=True, text=True)
+    assert passed.returncode == 0, passed.stderr

@@ -14,6 +14,8 @@ hook_app = typer.Typer(
     help="Pre-commit hook entry points (called by .git/hooks/pre-commit or the pre-commit framework).",
 )
 app.add_typer(hook_app, name="hook")
+# Git runs hooks at the work tree's root; a project in a subfolder of the repository is named with --project.
+_PROJECT = typer.Option("--project", metavar="DIR", help="The project folder (default: found from the current one).")
 
 
 @hook_app.command("render")
@@ -26,6 +28,7 @@ def render(
     ] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the render cache.")] = False,
+    project: Annotated[Path | None, _PROJECT] = None,
 ) -> None:
     """Render staged stale tracks; exit 1 when lock files changed, so they are reviewed and staged (`git add`)."""
     from rich.console import Console
@@ -40,7 +43,7 @@ def render(
         raise UsageError("pass either --staged or the files whose tracks to render (not both)")
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     result = render_staged(
-        find_project(), files=files, device=device, use_cache=not no_cache, progress=_LineProgress(err)
+        find_project(project), files=files, device=device, use_cache=not no_cache, progress=_LineProgress(err)
     )
     if result.modified:
         n = len(result.rendered)
@@ -51,9 +54,9 @@ def render(
 
 
 @hook_app.command("check")
-def check() -> None:
+def check(project: Annotated[Path | None, _PROJECT] = None) -> None:
     """Fast, never renders: every committed track has a staged lock file that matches it (exit 1 otherwise)."""
     from acegit.hooks import check_snapshots
     from acegit.project import find_project
 
-    check_snapshots(find_project())
+    check_snapshots(find_project(project))
