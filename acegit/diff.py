@@ -701,15 +701,25 @@ def split_args(project: Project, args: Sequence[str]) -> tuple[list[str], list[s
     """`acegit diff [REV_A [REV_B]] [TRACK...]`: leading arguments that are revisions (and not track names in the
     working tree) are revisions, at most two; the rest are track names."""
     repo = open_repo(project)
-    existing = Side(project, None, None).track_names()
+    existing = set(Side(project, None, None).track_names())
     revs: list[str] = []
     rest = list(args)
     while rest and len(revs) < 2 and rest[0] not in existing:
         try:
             repo.resolve(rest[0])
         except AcegitError:
-            if not revs and len(rest) and not _looks_like_track(rest[0]):
+            if revs:
+                break
+            if not _looks_like_track(rest[0]):
                 raise
+            with contextlib.suppress(AcegitError):
+                existing |= set(Side(project, repo, "HEAD").track_names())
+            if rest[0] not in existing:
+                raise AcegitError(
+                    f"unknown revision or track {rest[0]!r}: no commit, branch or tag of that name, and no such "
+                    "track at HEAD or in the working tree",
+                    hint="Check revisions with `git log --oneline` and tracks with `acegit status`.",
+                ) from None
             break
         revs.append(rest.pop(0))
     return revs, rest
