@@ -357,12 +357,18 @@ def _oversampled_peaks(x: np.ndarray, circular: bool) -> np.ndarray:
     from scipy.signal import resample_poly
 
     x2 = x.reshape(len(x), -1)
+    if x2.shape[1] > 1 and all(np.array_equal(x2[:, 0], x2[:, c]) for c in range(1, x2.shape[1])):
+        x2 = x2[:, :1]  # duplicated mono: one channel's peaks are every channel's
     pad = 32 if circular and len(x2) > 32 else 0
     if pad:
         x2 = np.concatenate([x2[-pad:], x2, x2[:pad]])
-    up = np.abs(resample_poly(x2, OVERSAMPLE, 1, axis=0)).max(axis=1)  # (4n,)
-    up = up[: len(x2) * OVERSAMPLE].reshape(len(x2), OVERSAMPLE).max(axis=1)
-    peaks = np.maximum(up, np.abs(x2).max(axis=1))
+    up = np.abs(resample_poly(x2, OVERSAMPLE, 1, axis=0))  # (4n, channels)
+    # Element-wise maxima of strided views: numpy's reductions over a tiny last axis are ~10x slower.
+    peaks = np.abs(x2[:, 0])
+    for c in range(x2.shape[1]):
+        np.maximum(peaks, np.abs(x2[:, c]), out=peaks)
+        for k in range(OVERSAMPLE):
+            np.maximum(peaks, up[k::OVERSAMPLE, c][: len(peaks)], out=peaks)
     return peaks[pad : len(peaks) - pad] if pad else peaks
 
 
