@@ -171,3 +171,19 @@ def test_project_in_a_subfolder_of_the_repository(tmp_path: Path, monkeypatch: p
     subprocess.run(["git", "rm", "-q", "--cached", "music/tracks/example.toml"], cwd=repo.root, check=True)
     passed = subprocess.run(["git", "commit", "-qm", "x"], cwd=repo.root, capture_output=True, text=True)
     assert passed.returncode == 0, passed.stderr
+
+
+def test_a_hook_moved_aside_still_runs_first(project: Project) -> None:
+    hook = _hook(project.root)
+    hook.parent.mkdir(parents=True, exist_ok=True)
+    hook.write_text("#!/bin/sh\necho 'legacy says no' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    install(project.root, hook="check", force=True)
+    subprocess.run(["git", "add", "-A"], cwd=project.root, check=True)
+    run = subprocess.run(["git", "commit", "-qm", "x"], cwd=project.root, capture_output=True, text=True)
+    assert run.returncode == 1 and "legacy says no" in run.stderr and "example" not in run.stderr
+
+    hook.with_name("pre-commit.legacy").write_text("#!/bin/sh\ntouch legacy-ran\n")
+    run = subprocess.run(["git", "commit", "-qm", "x"], cwd=project.root, capture_output=True, text=True)
+    assert (project.root / "legacy-ran").exists()
+    assert run.returncode == 1 and "example: stale (no snapshot)" in run.stderr  # then acegit's check ran
