@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_model.py --threads 2 --json out.json
 
 Randomly initialised weights: speed does not depend on the values. Every figure is the median (and the minimum) of
---repeats warm runs; on a machine shared with other jobs the minimum is the better estimate of the code's own cost.
+--repeats warm runs, plus the median CPU time of the process: with --threads 1 on a machine shared with other jobs,
+CPU time is the better estimate of the code's own cost.
 """
 
 from __future__ import annotations
@@ -34,16 +35,18 @@ DURATIONS = (10, 30, 60, 120, 240)
 
 
 def timed(fn: Callable[[], Any], repeats: int, sync: Callable[[], None]) -> dict[str, float]:
-    """Median and minimum wall seconds of `repeats` warm runs (one warm-up run first)."""
+    """Median and minimum wall seconds of `repeats` warm runs (one warm-up run first), and the median CPU seconds of
+    this process: with one thread, CPU time is the cost of the code even when other jobs hold the cores."""
     fn()
     sync()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         sync()
-        times.append(time.perf_counter() - start)
-    return {"median": statistics.median(times), "min": min(times)}
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return {"median": statistics.median(wall), "min": min(wall), "cpu": statistics.median(cpu)}
 
 
 def machine(device: torch.device) -> dict[str, Any]:
@@ -86,20 +89,29 @@ def dummy_conditions(frames: int, dit: DiT, device: torch.device) -> Conditions:
 
 @torch.inference_mode()
 def step_times(name: str, device: torch.device, repeats: int, sync: Callable[[], None]) -> list[dict[str, Any]]:
-    """Seconds per DiT evaluation (one sampler step without guidance) at each duration, linear vs softmax."""
+    """Seconds per DiT evaluation (one sampler step without guidance) at each duration, linear vs softmax.
+
+    The two variants share weights and alternate run by run, so a change in the machine's load hits both alike.
+    """
     cfg = preset(name)
+    torch.manual_seed(0)
+    models = {"linear": DiT(cfg.dit, cfg.latent_rate).to(device).eval()}
+    models["softmax"] = DiT(dataclasses.replace(cfg.dit, softmax_self_attention=True), cfg.latent_rate).to(device)
+    models["softmax"].load_state_dict(models["linear"].state_dict())
     rows = []
-    for softmax in (False, True):
-        dit_cfg = dataclasses.replace(cfg.dit, softmax_self_attention=softmax)
-        torch.manual_seed(0)
-        dit = DiT(dit_cfg, cfg.latent_rate).to(device).eval()
-        for seconds in DURATIONS:
-            frames = cfg.latent_frames(seconds * cfg.audio.sample_rate)
-            x = torch.randn(1, cfg.dcae.latent_channels, cfg.audio.n_mels // cfg.dcae.downsample, frames, device=device)
-            sigma = torch.tensor([0.5], device=device)
-            cond = dummy_conditions(frames, dit, device)
-            t = timed(lambda dit=dit, x=x, sigma=sigma, cond=cond: dit(x, sigma, cond), repeats, sync)
-            rows.append({"attention": "softmax" if softmax else "linear", "seconds": seconds, "frames": frames, **t})
+    for seconds in DURATIONS:
+        frames = cfg.latent_frames(seconds * cfg.audio.sample_rate)
+        x = torch.randn(1, cfg.dcae.latent_channels, cfg.audio.n_mels // cfg.dcae.downsample, frames, device=device)
+        sigma = torch.tensor([0.5], device=device)
+        cond = dummy_conditions(frames, models["linear"], device)
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in models}
+        for _ in range(repeats):
+            for kind, dit in models.items():
+                runs[kind].append(timed(lambda d=dit, x=x, s=sigma, c=cond: d(x, s, c), 1, sync))
+        for kind, ts in runs.items():
+            walls, cpus = [t["median"] for t in ts], [t["cpu"] for t in ts]
+            stats = {"median": statistics.median(walls), "min": min(walls), "cpu": statistics.median(cpus)}
+            rows.append({"attention": kind, "seconds": seconds, "frames": frames, **stats})
     return rows
 
 
@@ -158,22 +170,22 @@ def main() -> None:
     result: dict[str, Any] = {"machine": machine(device), "preset": args.preset, "repeats": args.repeats}
     if not args.skip_steps:
         result["step"] = step_times(args.preset, device, args.repeats, sync)
-        for stat in ("median", "min"):
+        for stat in ("median", "min", "cpu"):
             lin = {r["seconds"]: r[stat] for r in result["step"] if r["attention"] == "linear"}
             result[f"linear_240_over_30_{stat}"] = lin[240] / lin[30]
         for r in result["step"]:
             print(
                 f"step  {r['attention']:8s} {r['seconds']:4d} s ({r['frames']:5d} frames): "
-                f"median {r['median'] * 1000:8.1f} ms, min {r['min'] * 1000:8.1f} ms"
+                f"median {r['median'] * 1000:8.1f} ms, min {r['min'] * 1000:8.1f} ms, cpu {r['cpu'] * 1000:8.1f} ms"
             )
         print(
             f"linear 240 s / 30 s: median {result['linear_240_over_30_median']:.2f}x, "
-            f"min {result['linear_240_over_30_min']:.2f}x"
+            f"min {result['linear_240_over_30_min']:.2f}x, cpu {result['linear_240_over_30_cpu']:.2f}x"
         )
     result["end_to_end"] = end_to_end(args.preset, device, args.repeats, sync)
     result["machine"]["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     e2e = result["end_to_end"]
-    for stat in ("median", "min"):
+    for stat in ("median", "min", "cpu"):
         print(
             f"30-s render ({e2e['steps']} steps, guidance {e2e['guidance']}), {stat}: {e2e['total'][stat]:.2f} s "
             f"(sampling {e2e['sampling'][stat]:.2f}, DCAE {e2e['dcae_decode'][stat]:.2f}, "
