@@ -40,8 +40,25 @@ NO_NETWORK = textwrap.dedent(
     main()
     """
 )
-# The same with diffusers and transformers unimportable: what a core install without the extra sees.
-WITHOUT_DIFFUSERS = "import sys\nsys.modules['diffusers'] = None\nsys.modules['transformers'] = None\n" + NO_NETWORK
+# Several commands in one process with diffusers and transformers unimportable (a core install without the extra);
+# prints each command's exit code and output, and whether torch was imported by then.
+WITHOUT_DIFFUSERS = textwrap.dedent(
+    """
+    import json, sys
+
+    sys.modules["diffusers"] = None
+    sys.modules["transformers"] = None
+    from typer.testing import CliRunner
+
+    from acegit.cli import app
+
+    out = []
+    for args in json.loads(sys.argv[1]):
+        r = CliRunner().invoke(app, args)
+        out.append({"code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "torch": "torch" in sys.modules})
+    print(json.dumps(out))
+    """
+)
 
 
 @pytest.fixture(scope="session")
@@ -184,13 +201,16 @@ def test_cli_without_diffusers(project: Project, env: dict[str, str]) -> None:
     (project.tracks_dir / "builtin.toml").write_text('prompt = "piano"\nseed = 1\nduration = 2.0\nsteps = 2\n')
     _track(project, "ace", 2, "piano", 'lyrics = "la"\n')
 
-    assert _run(project.root, env, WITHOUT_DIFFUSERS, "--help").returncode == 0
-    status = _run(project.root, env, WITHOUT_DIFFUSERS, "status", "--json")
-    assert status.returncode == 0, status.stderr
-    assert {t["name"]: t["state"] for t in json.loads(status.stdout)["tracks"]} == {"ace": "stale", "builtin": "stale"}
-    built = _run(project.root, env, WITHOUT_DIFFUSERS, "render", "builtin", "--json")
-    assert built.returncode == 0, built.stderr
-    refused = _run(project.root, env, WITHOUT_DIFFUSERS, "render", "ace")
-    assert refused.returncode == 1, refused.stderr
-    assert "needs diffusers" in refused.stderr and "pip install 'acegit[ace-step]'" in refused.stderr
-    assert "Traceback" not in refused.stderr
+    commands = [["--help"], ["status", "--json"], ["render", "builtin", "--json"], ["render", "ace"]]
+    proc = _run(project.root, env, WITHOUT_DIFFUSERS, json.dumps(commands))
+    assert proc.returncode == 0, proc.stderr
+    helped, status, built, refused = json.loads(proc.stdout)
+    assert helped["code"] == 0 and "render" in helped["stdout"] and not helped["torch"]
+    assert status["code"] == 0 and not status["torch"], status["stderr"]
+    assert {t["name"]: t["state"] for t in json.loads(status["stdout"])["tracks"]} == {
+        "ace": "stale",
+        "builtin": "stale",
+    }
+    assert built["code"] == 0, built["stderr"]
+    assert refused["code"] == 1 and "Traceback" not in refused["stderr"]
+    assert "needs diffusers" in refused["stderr"] and "pip install 'acegit[ace-step]'" in refused["stderr"]
