@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from acegit.errors import InputError
+from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes
 from acegit.track import LOCK_SUFFIX
 
@@ -34,11 +34,17 @@ class MergeResult:
 
 def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> MergeResult:
     """Merge `theirs` into `ours` (the driver writes its result into the %A file) for the file at `path`."""
-    if path.endswith(LOCK_SUFFIX):
-        return merge_lock(base, ours, theirs, path)
-    if path.endswith(".toml"):
-        return merge_track(base, ours, theirs, path)
-    return _text_merge(base, ours, theirs, path, "not a track or lock file: merged as text")
+    try:
+        if path.endswith(LOCK_SUFFIX):
+            return merge_lock(base, ours, theirs, path)
+        if path.endswith(".toml"):
+            return merge_track(base, ours, theirs, path)
+        return _text_merge(base, ours, theirs, path, "not a track or lock file: merged as text")
+    except OSError as e:
+        raise AcegitError(
+            f"merge-driver {path}: cannot read or write {e.filename}: {e.strerror}",
+            hint="Git calls this as `acegit merge-driver %O %A %B %P` with three existing files.",
+        ) from None
 
 
 # --- track files -----------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from typer.testing import Result
 
 from acegit.install import install
 from acegit.lockfile import read_lock
@@ -182,3 +183,8 @@ def test_lock_driver_prefers_a_valid_side(tmp_path: Path, project: Project, rend
     assert text == good.replace("0.5", "0.25")
     clean, text, message = _merge(tmp_path, good, damaged, damaged + "x", "tracks/example.lock.toml")
     assert not clean and "neither side holds a valid snapshot" in message and text == damaged
+
+
+def test_cli_reports_missing_files(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    result = cli("merge-driver", str(tmp_path / "O"), str(tmp_path / "A"), str(tmp_path / "B"), "tracks/boss.toml")
+    assert result.exit_code == 1 and "cannot read or write" in result.output
