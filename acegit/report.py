@@ -275,6 +275,17 @@ _JS = """
     var boxes = document.querySelectorAll('.players');
     if (boxes.length) boxes[0].switchAB();
   });
+  if (location.hash === '#selftest') {
+    // Used by tests/test_report.py in headless Chromium: switch A→B mid-way and check the playhead carried over.
+    var box = document.querySelector('.players');
+    if (box) {
+      var a = box.querySelector('.player-a'), b = box.querySelector('.player-b');
+      a.currentTime = 1.5;
+      box.querySelector('.switch').click();
+      var ok = box.querySelectorAll('.tag')[1].classList.contains('active') && Math.abs(b.currentTime - 1.5) < 1e-6;
+      document.body.dataset.selftest = ok ? 'ok' : 'failed';
+    }
+  }
   document.body.dataset.ready = 'yes';
   console.log('acegit report ready: ' + document.querySelectorAll('.track').length + ' tracks');
 })();
