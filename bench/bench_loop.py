@@ -8,6 +8,7 @@ both, and measures the seam of the whole render taken as a loop (end joined to s
 (acegit/export.py: the tail after whole bars crossfaded into the head, `--crossfade` seconds). "Seamless" means the
 seam's spectral flux and level jump are within the 95th percentile of the track's own frame-to-frame variation.
 Issue 8's target: the raw loop = true seam is seamless on at least 4 of 5 prompts. Prints a markdown table (and JSON).
+Use trained weights: a random DiT's output layer is zero, so `--random` renders decoded noise (a smoke test).
 """
 
 from __future__ import annotations
