@@ -101,6 +101,8 @@ class Engine:
         """Load a verified checkpoint folder (or a resolved ModelRef, whose hash must match too)."""
         dev = resolve_device(device)
         if isinstance(ref_or_path, ModelRef):
+            if ref_or_path.backend != "builtin":
+                raise AcegitError(f"model {ref_or_path.name!r} has backend {ref_or_path.backend!r}, not this engine")
             model, digest = load_checkpoint(ref_or_path.path, ref_or_path.weights_hash)
         else:
             model, digest = load_checkpoint(Path(ref_or_path))
