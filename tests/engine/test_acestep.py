@@ -211,6 +211,21 @@ def test_latent_shape_and_determinism(engine: Any) -> None:
 
 
 @needs_diffusers
+def test_thread_count_does_not_change_the_bits(engine: Any) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = engine.generate([REQ])[0]
+        torch.set_num_threads(2)
+        two = engine.generate([REQ])[0]
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(one, two)
+
+
+@needs_diffusers
 def test_alone_equals_batched_with_other_prompts(engine: Any) -> None:
     other = dataclasses.replace(REQ, prompt="a much longer prompt: loud drums, distorted bass, choir", seed=3)
     alone = engine.generate([REQ])[0]
