@@ -505,10 +505,11 @@ class _Sources:
 
     def __init__(self, project: Project, device: str) -> None:
         from acegit.cache import RenderCache
+        from acegit.render import _Engines
 
-        self.project, self.device = project, device
+        self.project = project
         self.cache = RenderCache(project.cache_dir)
-        self.engines: dict[str, Any] = {}
+        self.engines = _Engines(project, device)  # render's model loader: one engine per model, any backend
 
     def get(self, track: Track, how: str) -> tuple[np.ndarray, int, str, str]:
         """(wave, sample rate, source, input fingerprint) of the track's committed snapshot."""
@@ -524,17 +525,9 @@ class _Sources:
         if entry is not None:
             wave, rate = sf.read(entry.audio, dtype="float32")
             return wave, int(rate), how, fp
-        engine = self._engine(track.model)
+        engine = self.engines.get(track.model)
         num = round(track.duration * engine.sample_rate)
         return engine.decode(decode_latent(lock), num_samples=num), int(engine.sample_rate), SNAPSHOT, fp
-
-    def _engine(self, model: str) -> Any:
-        if model not in self.engines:
-            from acegit.engine.inference import Engine
-            from acegit.engine.registry import resolve_model
-
-            self.engines[model] = Engine.load(resolve_model(model, self.project.models), device=self.device)
-        return self.engines[model]
 
 
 class _Git:

@@ -73,7 +73,7 @@ def _table(results: list[ExportResult], elapsed: float) -> object:
 
     table = Table(title=f"export: {elapsed:.1f} s", title_justify="left", box=None)
     for col in ("track", "profile", "file", "duration", "rate", "ch", "LUFS", "dBTP", "loop", "source"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # a narrow terminal wraps paths instead of cutting them
     for r in results:
         loop = f"{r.loop.start}–{r.loop.end}" if r.loop else ""
         table.add_row(
