@@ -78,6 +78,13 @@ def load_pipeline(folder: Path, device: torch.device) -> Any:
             pipe = AceStepPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True, dtype=DTYPE)
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise AcegitError(f"cannot load the ACE-Step pipeline from {folder}: {e}", hint=ACE_STEP_OBTAIN) from None
+    if getattr(pipe.scheduler.config, "stochastic_sampling", False):
+        # The pipeline passes no generator to scheduler.step, so its noise would come from torch's global RNG.
+        raise AcegitError(
+            f"{folder / 'scheduler' / 'scheduler_config.json'} sets stochastic_sampling = true, which draws noise "
+            "outside acegit's per-track generator",
+            hint='Set "stochastic_sampling": false in that file (ACE-Step samples with deterministic Euler steps).',
+        )
     pipe = pipe.to(device=device, dtype=DTYPE)
     pipe.set_progress_bar_config(disable=True)
     for module in (pipe.transformer, pipe.condition_encoder, pipe.text_encoder, pipe.vae):

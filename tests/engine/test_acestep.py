@@ -318,3 +318,20 @@ def test_corrupt_weights_are_a_clear_error(tiny_ace_step: Path, tmp_path: Path) 
     (broken / "transformer" / "diffusion_pytorch_model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(AcegitError, match="cannot load the ACE-Step pipeline"):
         load_pipeline(broken, torch.device("cpu"))
+
+
+@needs_diffusers
+def test_stochastic_scheduler_is_refused(tiny_ace_step: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+
+    from acegit.engine.acestep import load_pipeline
+
+    folder = tmp_path / "stochastic"
+    shutil.copytree(tiny_ace_step, folder)
+    cfg_file = folder / "scheduler" / "scheduler_config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg_file.write_text(json.dumps({**cfg, "stochastic_sampling": True}))
+    with pytest.raises(AcegitError, match="stochastic_sampling"):
+        load_pipeline(folder, torch.device("cpu"))
