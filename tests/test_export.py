@@ -325,3 +325,19 @@ def test_renders_stale_tracks_and_decodes_snapshots_without_a_cache(
     assert decoded.source == "snapshot" and decoded.frames == rendered.frames
     a, _ = sf.read(str(decoded.path))
     assert integrated_loudness(a, RATE) == pytest.approx(-20.0, abs=0.5)
+
+
+def test_no_loudness_target_keeps_the_level_under_the_ceiling() -> None:
+    from conftest import music_like
+
+    from acegit.export import decode, process
+
+    wave = music_like(3.0, RATE) * 3.0  # peaks far over 0 dBFS
+    quiet = music_like(3.0, RATE) * 0.1
+    track = _track(duration=3.0, loop=False)
+    loud = process(wave, RATE, track, parse_profile("p", {"true_peak": -3.0}))
+    assert loud.true_peak <= -3.0
+    kept = process(quiet, RATE, track, parse_profile("p", {}))
+    y, _ = decode(kept.data)
+    assert kept.loudness == pytest.approx(integrated_loudness(quiet, RATE), abs=0.05)  # level untouched
+    assert np.allclose(y[:, 0], quiet, atol=1 / 32768)  # 16-bit rounding only
