@@ -249,3 +249,35 @@ def test_loudness_of_known_signals() -> None:
     quieter = loudness_lufs(tone * 0.5, sr)
     assert quieter is not None and abs((lufs - quieter) - 6.02) < 0.05
     assert loudness_lufs(np.zeros(sr), sr) is None
+
+
+def _bs1770_time_domain(x: np.ndarray, fs: int) -> float:
+    """Reference: the K filter as two biquads run by scipy in the time domain, 400 ms blocks, both gates."""
+    from scipy.signal import lfilter
+
+    f0, g, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / fs)
+    vh = 10 ** (g / 20)
+    vb = vh**0.4996667741545416
+    a0 = 1 + k / q + k * k
+    b1 = [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
+    a1 = [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / fs)
+    a0 = 1 + k / q + k * k
+    y = lfilter([1.0, -2.0, 1.0], [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0], lfilter(b1, a1, x))
+    block, step = int(0.4 * fs), int(0.1 * fs)
+    z = np.array([np.mean(y[s : s + block] ** 2) for s in range(0, len(y) - block + 1, step)])
+    z = z[-0.691 + 10 * np.log10(z) > -70]
+    z = z[-0.691 + 10 * np.log10(z) > -0.691 + 10 * np.log10(z.mean()) - 10]
+    return float(-0.691 + 10 * np.log10(z.mean()))
+
+
+def test_loudness_matches_a_time_domain_filter() -> None:
+    sr = 22050
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(sr * 10) * 0.1
+    bursts = np.repeat(rng.uniform(0, 1, 20), sr // 2) * rng.standard_normal(sr * 10) * 0.3  # exercises the gates
+    for x in (noise, bursts):
+        got = loudness_lufs(x, sr)
+        assert got is not None and abs(got - _bs1770_time_domain(x, sr)) < 0.1
