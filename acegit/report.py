@@ -137,7 +137,7 @@ def _params_html(t: TrackDiff) -> str:
     return f'<table class="params"><tr><th>field</th><th>A</th><th>B</th></tr>{"".join(rows)}</table>'
 
 
-def _change_map_html(t: TrackDiff) -> str:
+def _change_map_html(t: TrackDiff, seconds: float | None = None) -> str:
     from acegit.diff import SECOND_CHANGED
 
     if t.latent is None:
@@ -145,10 +145,12 @@ def _change_map_html(t: TrackDiff) -> str:
     values = t.latent.per_second
     cells = []
     for s, c in enumerate(values):
+        # Each cell as wide as the audio it covers, so a last, partial second stays aligned with the images.
+        grow = 1.0 if seconds is None else max(0.05, min(1.0, seconds - s))
         hue = 120 if c <= SECOND_CHANGED else (45 if c < 0.5 else 0)
         light = 88 - 48 * min(c, 1.0)
         cells.append(
-            f'<div class="cell" style="background:hsl({hue},70%,{light:.0f}%)" '
+            f'<div class="cell" style="flex-grow:{grow:.3f};background:hsl({hue},70%,{light:.0f}%)" '
             f'title="{s}–{s + 1} s: change {c:.3f}"></div>'
         )
     return (
@@ -197,7 +199,7 @@ def _track_html(i: int, t: TrackDiff) -> str:
                 f'<div class="label">{label}</div><div class="spec"><img alt="spectrogram {_esc(label)}" '
                 f'src="{_data_uri("image/png", png)}"><div class="playhead"></div></div>'
             )
-        parts.append(_change_map_html(t))
+        parts.append(_change_map_html(t, seconds))
         parts.append("</div>")
         parts.append(
             f'<div class="players" data-track="{i}">'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -178,6 +179,7 @@ def diff(
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
         show_result(result, stat)
+        sys.stdout.flush()  # the report line on stderr comes after the diff, also when both go to one terminal
         if html is not None:
             typer.echo(f"wrote {html}", err=True)
     if result.problems:
