@@ -79,6 +79,10 @@ def _check(r: GenerationRequest) -> None:
         raise AcegitError(f"steps must be at least 1, got {r.steps}")
     if r.guidance < 0:
         raise AcegitError(f"guidance must be >= 0, got {r.guidance}")
+    if r.shift is not None and r.shift <= 0:
+        raise AcegitError(f"shift must be > 0, got {r.shift}")
+    if r.lyrics.strip():
+        raise AcegitError("the built-in model cannot sing lyrics", hint="use a model with backend = 'ace-step'")
     sampling.get_sampler(r.sampler)
 
 
@@ -172,7 +176,7 @@ class Engine:
         out = []
         for r in requests:
             cond, uncond = self.conditions(r)
-            sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift)
+            sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift if r.shift is None else r.shift)
             denoiser = sampling.guided(
                 self.model.dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat
             )

@@ -22,3 +22,5 @@ class GenerationRequest:
     sampler: str  # "euler" | "heun"
     melody: Path | None = None  # absolute path to a .mid file, or None
     loop: bool = False  # seamless loop (accepted; the export stage handles loop points)
+    lyrics: str = ""  # sung words: ace-step backend only; the built-in model refuses non-empty lyrics
+    shift: float | None = None  # timestep-schedule shift; None means the model's own default

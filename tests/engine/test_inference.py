@@ -45,7 +45,16 @@ def test_load_through_a_model_ref_checks_its_hash(tiny_random_checkpoint: Path) 
 
 @pytest.mark.parametrize(
     "change",
-    [{"duration": 0.0}, {"duration": 10_000.0}, {"steps": 0}, {"sampler": "ddim"}, {"guidance": -1.0}, {"key": "Q"}],
+    [
+        {"duration": 0.0},
+        {"duration": 10_000.0},
+        {"steps": 0},
+        {"sampler": "ddim"},
+        {"guidance": -1.0},
+        {"key": "Q"},
+        {"shift": 0.0},
+        {"lyrics": "la la"},
+    ],
 )
 def test_bad_requests_are_user_errors(tiny_engine: Engine, change: dict) -> None:
     with pytest.raises(AcegitError):
@@ -71,6 +80,12 @@ def test_melody_and_negative_prompt_change_the_result(tiny_engine: Engine, tmp_p
     with_melody = tiny_engine.generate([dataclasses.replace(REQ, melody=tmp_path / "m.mid")])[0]
     negative = tiny_engine.generate([dataclasses.replace(REQ, negative_prompt="drums")])[0]
     assert not np.array_equal(base, with_melody) and not np.array_equal(base, negative)
+
+
+def test_shift_changes_the_schedule(tiny_engine: Engine) -> None:
+    default = tiny_engine.generate([REQ])[0]
+    assert np.array_equal(tiny_engine.generate([dataclasses.replace(REQ, shift=3.0)])[0], default)  # the preset's
+    assert not np.array_equal(tiny_engine.generate([dataclasses.replace(REQ, shift=1.0)])[0], default)
 
 
 def test_decode_checks_the_latent_shape(tiny_engine: Engine) -> None:
