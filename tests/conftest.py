@@ -141,6 +141,12 @@ def cache_render(project: Project, name: str, wave: Any = None, sample_rate: int
     return path
 
 
+@pytest.fixture(name="music_like")
+def _music_like() -> Callable[..., Any]:
+    """`music_like(seconds, sample_rate=22050, seed=0)`: deterministic plucked notes over soft noise."""
+    return music_like
+
+
 @pytest.fixture(name="cache_render")
 def _cache_render() -> Callable[..., Path]:
     """`cache_render(project, name, wave=None, sample_rate=22050)`: a fresh track whose audio is in the render cache."""

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -80,9 +81,7 @@ def test_true_peak_sees_between_samples() -> None:
     assert true_peak_db(x, circular=True) == pytest.approx(0.0, abs=0.05)  # periodic: no edge ringing
 
 
-def test_limiter_and_loudness_targets() -> None:
-    from conftest import music_like
-
+def test_limiter_and_loudness_targets(music_like: Callable[..., Any]) -> None:
     x = music_like(4.0, 48000)[:, None].astype(np.float64)
     limited = limit(x * 4.0, 48000, -1.0)
     assert true_peak_db(limited) <= -1.0 + 1e-6
@@ -243,7 +242,9 @@ def test_export_every_format_and_read_it_all_back(eproject: Project) -> None:
     assert ogg.tags["LOOPSTART"] == ["0"] and ogg.tags["LOOPLENGTH"] == [str(round(4.2 * 44100))]
 
 
-def test_exports_are_reproducible_and_seamless_loops_stay_seamless(eproject: Project) -> None:
+def test_exports_are_reproducible_and_seamless_loops_stay_seamless(
+    eproject: Project, cache_render: Callable[..., Path]
+) -> None:
     first = {r.path: r.path.read_bytes() for r in export_tracks(eproject, "unity")}
     again = {r.path: r.path.read_bytes() for r in export_tracks(eproject, "unity")}
     assert first == again  # no timestamps or temp names inside the files
@@ -253,8 +254,6 @@ def test_exports_are_reproducible_and_seamless_loops_stay_seamless(eproject: Pro
         (eproject.root / PROJECT_FILE).read_text() + "\n[export.raw]\nsample_rate = 48000\nloudness = -20.0\n"
     )
     p = load_project(eproject.root)
-    from conftest import cache_render
-
     periodic = (0.3 * np.sin(2 * np.pi * 250.0 * t) * (1 + 0.5 * np.sin(2 * np.pi * t / 4.2))).astype(np.float32)
     cache_render(p, "loopy", periodic)
     (r,) = export_tracks(p, "raw", ["loopy"])
@@ -327,9 +326,7 @@ def test_renders_stale_tracks_and_decodes_snapshots_without_a_cache(
     assert integrated_loudness(a, RATE) == pytest.approx(-20.0, abs=0.5)
 
 
-def test_no_loudness_target_keeps_the_level_under_the_ceiling() -> None:
-    from conftest import music_like
-
+def test_no_loudness_target_keeps_the_level_under_the_ceiling(music_like: Callable[..., Any]) -> None:
     from acegit.export import decode, process
 
     wave = music_like(3.0, RATE) * 3.0  # peaks far over 0 dBFS
