@@ -195,6 +195,8 @@ def request_for(track: Track) -> GenerationRequest:
         sampler=track.sampler,
         melody=track.melody_path,
         loop=track.loop,
+        lyrics=track.lyrics or "",
+        shift=track.shift,
     )
 
 
