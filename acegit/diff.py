@@ -39,6 +39,7 @@ DIFFERENT_CHANGE = 0.5
 DIFFERENT_SECONDS = 0.8
 # Audio estimates differ when the tempo differs by more than 4 % (the tolerance model/evaluate uses) or the key does.
 TEMPO_TOLERANCE = 0.04
+KEEP_WAVES = 4  # decoded waves a Decoder keeps (30 s of audio is 2.6 MB)
 STFT_RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of the multi-resolution STFT distance
 
 
@@ -531,7 +532,7 @@ class Decoder:
     def __init__(self, project: Project, device: str = "cpu") -> None:
         self.project, self.device = project, device
         self.engines: dict[tuple[str, str], Engine] = {}
-        self.waves: dict[tuple[str, str], np.ndarray] = {}
+        self.waves: dict[tuple[str, str], tuple[np.ndarray, int]] = {}
         self.rates: dict[tuple[str, str], float | None] = {}
 
     def engine(self, lock: Lock, shown: str) -> Engine:
@@ -563,14 +564,18 @@ class Decoder:
         if key not in self.waves:
             cached = self._from_cache(lock)
             if cached is not None:
-                self.waves[key] = cached[0]
-                return cached
-            from acegit.lockfile import decode_latent
+                wave, sr = cached
+            else:
+                from acegit.lockfile import decode_latent
 
-            engine = self.engine(lock, shown)
-            num = round(lock.audio.duration * engine.sample_rate)
-            self.waves[key] = engine.decode(decode_latent(lock), num_samples=num)
-        return self.waves[key], lock.audio.sample_rate
+                engine = self.engine(lock, shown)
+                num = round(lock.audio.duration * engine.sample_rate)
+                wave, sr = engine.decode(decode_latent(lock), num_samples=num), engine.sample_rate
+            # Keep only the latest few: enough for A and B of a track (and a rename's twin), bounded for 1000 tracks.
+            while len(self.waves) >= KEEP_WAVES:
+                del self.waves[next(iter(self.waves))]
+            self.waves[key] = (wave, sr)
+        return self.waves[key]
 
     def _from_cache(self, lock: Lock) -> tuple[np.ndarray, int] | None:
         """The render cache keeps the audio of every local render, keyed by input + environment fingerprint."""
