@@ -45,9 +45,9 @@ FIELD_ORDER = (
     "loop",
     "tags",
 )
-# Read only by ace-step models (docs/backends.md); unset they are left out of render_fields, so fingerprints of tracks
-# written before these fields existed did not change.
-ACE_STEP_FIELDS = ("lyrics", "shift")
+# Added after the first lock files: unset, they are left out of render_fields, so fingerprints of tracks written
+# before these fields existed did not change. Only ace-step models sing lyrics (docs/backends.md).
+LATER_FIELDS = ("lyrics", "shift")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
 DEFAULTABLE_FIELDS = (
@@ -102,13 +102,13 @@ class Track:
     loop: bool = False
     tags: tuple[str, ...] = ()
     lyrics: str | None = None  # ace-step only
-    shift: float | None = None  # ace-step only: timestep schedule shift; None = the backend's default
+    shift: float | None = None  # timestep schedule shift; None = the model's own default
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
 
     def render_fields(self) -> dict[str, Any]:
         """The fields that decide the rendered audio, in canonical order."""
-        return {f: getattr(self, f) for f in RENDER_FIELDS if f not in ACE_STEP_FIELDS or getattr(self, f) is not None}
+        return {f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) is not None}
 
 
 def toml_value(value: Any) -> str:
@@ -310,10 +310,9 @@ def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -
     """Fields one backend reads and the other cannot honour are errors, never silently ignored."""
     model = toml_value(values["model"])
     if backend != "ace-step":
-        for f in ACE_STEP_FIELDS:
-            if values[f] is not None:
-                hint = 'Remove it, or use a model whose [models.NAME] table has backend = "ace-step".'
-                raise _bad(shown, f, f"is only read by ace-step models; model = {model} would ignore it", hint)
+        if values["lyrics"] is not None:
+            hint = 'Remove it, or use a model whose [models.NAME] table has backend = "ace-step".'
+            raise _bad(shown, "lyrics", f"are only sung by ace-step models; model = {model} has no voice", hint)
         return
     why = f"model = {model} (ace-step backend)"
     if values["negative_prompt"]:

@@ -17,7 +17,6 @@ import pytest
 from typer.testing import Result
 
 from acegit.engine.registry import ACE_STEP_PATH_ENV
-from acegit.engine.request import GenerationRequest
 from acegit.lockfile import read_lock
 from acegit.project import PROJECT_FILE, Project, load_project
 
@@ -109,7 +108,9 @@ def test_render_snapshot_check_batch_and_two_processes(
 ) -> None:
     project = _with_ace_step(project, tiny_pipeline)
     _track(project, "solo", 5, "march with brass", 'lyrics = "[verse]\\nla la la"\nshift = 2.0\n')
-    _track(project, "pad", 6, "a much longer prompt: ambient pad with slow strings and a distant choir")
+    _track(
+        project, "pad", 6, "a much longer prompt: ambient pad with slow strings and a distant choir", "loop = true\n"
+    )
 
     out = json.loads(_ok(cli("render", "--json")).stdout)
     assert sorted(t["result"] for t in out["tracks"]) == ["rendered"] * 2
@@ -142,8 +143,7 @@ def test_render_snapshot_check_batch_and_two_processes(
     stale = cli("render", "--check", "--json")
     assert stale.exit_code == 1 and "stale" in stale.stdout
     _ok(cli("render", "solo"))
-    if "shift" in GenerationRequest.__dataclass_fields__:  # TEMP until the request carries lyrics and shift
-        assert read_lock(lock_file).latent.sha256 != lock.latent.sha256
+    assert read_lock(lock_file).latent.sha256 != lock.latent.sha256
 
 
 def test_weights_path_from_the_environment(

@@ -47,9 +47,8 @@ def _check(r: GenerationRequest) -> None:
         raise AcegitError("the ace-step backend takes no melody")
     if r.time_signature and r.time_signature not in TIME_SIGNATURES:
         raise AcegitError(f"time signature {r.time_signature!r} is not one of {', '.join(TIME_SIGNATURES)}")
-    shift = getattr(r, "shift", None)  # TEMP until GenerationRequest has lyrics/shift
-    if shift is not None and shift <= 0:
-        raise AcegitError(f"shift must be > 0, got {shift}")
+    if r.shift is not None and r.shift <= 0:
+        raise AcegitError(f"shift must be > 0, got {r.shift}")
 
 
 def _quiet_diffusers() -> None:
@@ -140,14 +139,13 @@ class AceStepEngine:
             on_step(i)
             return {}
 
-        lyrics, shift = getattr(r, "lyrics", ""), getattr(r, "shift", None)  # TEMP until GenerationRequest has them
         out = self.pipe(
             prompt=r.prompt,
-            lyrics=lyrics,
+            lyrics=r.lyrics,
             audio_duration=r.duration,
             num_inference_steps=r.steps,
             guidance_scale=r.guidance,
-            shift=DEFAULT_SHIFT if shift is None else shift,
+            shift=DEFAULT_SHIFT if r.shift is None else r.shift,
             latents=self.initial_noise(r),
             bpm=round(r.bpm) if r.bpm > 0 else None,
             keyscale=r.key or None,
@@ -178,8 +176,11 @@ class AceStepEngine:
             done += r.steps
         return [results[r] for r in requests]
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None) -> np.ndarray:
-        """Latent (C, T) -> mono float32 waveform at sample_rate, peak-normalised per track as the pipeline does."""
+    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+        """Latent (C, T) -> mono float32 waveform at sample_rate, peak-normalised per track as the pipeline does.
+
+        `loop` is accepted for the built-in engine's interface: the VAE decodes a loop like any track, and the
+        export stage makes its seam (docs/backends.md)."""
         if latent.ndim != 2 or latent.shape[0] != self.channels:
             raise AcegitError(f"latent has shape {tuple(latent.shape)}, expected ({self.channels}, T)")
         z = torch.from_numpy(np.ascontiguousarray(latent, dtype=np.float32))[None].to(self.device, DTYPE)
