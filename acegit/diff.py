@@ -630,6 +630,7 @@ class TrackDiff:
     b: Version | None
     params: list[ParamChange] = field(default_factory=list)
     source_only: bool = False  # the source fingerprint changed with no field changing: the melody file's notes
+    not_rendered: bool = False  # render fields changed at B but its snapshot is A's: B was not re-rendered
     latent: LatentDiff | None = None
     audio: AudioDiff | None = None
     verdict: str = ""
@@ -655,6 +656,7 @@ class TrackDiff:
             "verdict": self.verdict,
             "params": [{"field": p.field, "old": p.old, "new": p.new} for p in self.params],
             "melody_changed": self.source_only,
+            "not_rendered": self.not_rendered,
             "latent": None
             if lat is None
             else {
@@ -847,6 +849,9 @@ def compare_versions(
     la, lb = (a.lock if a else None), (b.lock if b else None)
     if la and lb and not d.params and la.input.source != lb.input.source:
         d.source_only = True
+    if la and lb and la.input.fingerprint == lb.input.fingerprint and any(p.field != "tags" for p in d.params):
+        # The lock still pins A's inputs: the audio comparison says nothing about the edit until B is rendered.
+        d.not_rendered = True
     if la is None or lb is None:
         d.verdict = {ADDED: "new track", REMOVED: "track removed"}.get(status, "no snapshot to compare")
         if la is None and a is not None and lb is not None:

@@ -178,6 +178,9 @@ def _metrics_html(t: TrackDiff) -> str:
             items.append(f"tempo (estimated) {a.tempo_a:.0f} → {a.tempo_b:.0f} BPM")
         if a.key_differs:
             items.append(f"key (estimated) {_esc(a.key_a)} → {_esc(a.key_b)}")
+    if t.not_rendered:
+        fix = f"run <code>acegit render {_esc(t.name)}</code>"
+        items.append(f"<b>not rendered</b>: the snapshot predates these changes ({fix})")
     items += [f'<span class="problem">{_esc(p)}</span>' for p in t.problems]
     return "<ul class='metrics'>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 

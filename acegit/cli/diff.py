@@ -84,6 +84,9 @@ def _track_lines(t: TrackDiff) -> list[str]:
     lines += [_param_line(p) for p in t.params]
     if t.source_only:
         lines.append("  melody          the melody file's notes changed")
+    if t.not_rendered:
+        fix = f"run `acegit render {escape(t.name)}`"
+        lines.append(f"  [yellow]not rendered    the snapshot predates these changes: {fix}[/]")
     if t.latent is not None:
         lat = t.latent
         lines.append(f"  latent          L2 {lat.l2:.3g}   cosine {lat.cosine:.4f}   change {lat.change:.3f}")

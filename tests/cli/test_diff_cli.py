@@ -108,3 +108,28 @@ def test_textconv_through_git_log(two_commits: Project) -> None:
         ["git", "log", "-p", "--", "tracks/boss.lock.toml"], cwd=two_commits.root, capture_output=True, text=True
     ).stdout
     assert out.count("acegit snapshot of track boss") >= 2 and 'data = """' not in out
+
+
+def test_real_renders_seed_change(dproject: Project, cli: Callable[..., Result]) -> None:  # noqa: F811
+    """Snapshots made by `acegit render` itself: an unrendered edit is flagged, a new seed is entirely different."""
+
+    def ok(*args: str) -> Result:
+        r = cli(*args)
+        assert r.exit_code == 0, r.output
+        return r
+
+    ok("add", "boss", "--prompt", "dark synth", "--seed", "3", "--duration", "2", "--steps", "2")
+    ok("render")
+    commit(dproject.root, "v1")
+    track = dproject.tracks_dir / "boss.toml"
+    track.write_text(track.read_text().replace("seed = 3", "seed = 4"))
+    r = ok("diff", "--no-audio")
+    assert "boss  modified  identical" in r.stdout and "seed            3 → 4" in r.stdout
+    assert "not rendered    the snapshot predates these changes: run `acegit render boss`" in r.stdout
+    ok("render")
+    data = json.loads(ok("diff", "--json").stdout)["tracks"][0]
+    assert data["verdict"] == "entirely different" and not data["not_rendered"]
+    assert data["latent"]["change"] > 0.5 and data["audio"]["lsd_db"] > 1.0
+    commit(dproject.root, "v2")
+    ok("render", "--force", "--no-cache")  # the same inputs again: the same bits, so nothing to show
+    assert "No track changed" in ok("diff").stdout
