@@ -141,7 +141,8 @@ class Side:
             try:
                 lock = read_lock_bytes(lock_raw, name, self.shown(lock_rel))
             except InputError as e:
-                problems.append(str(e))
+                # A committed version cannot be restored in place: only the working tree's hint applies as written.
+                problems.append(str(e) if self.rev is None or e.hint is None else e.message)
         return Version(
             name, self.label, track_rel if raw is not None else None, params, lock, "\n".join(problems) or None
         )

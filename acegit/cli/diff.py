@@ -119,7 +119,8 @@ def _stat_line(t: TrackDiff, width: int) -> str:
     change = f"change {t.latent.change:.3f} " if t.latent is not None else ""
     strip = heat_strip(t.latent)[0] + " " if t.latent is not None else ""
     status = f"[{_STATUS_STYLE.get(t.status, '')}]{t.status:<9}[/]"
-    return f"{name}{pad}{status} {change}{strip}[{_verdict_style(t.verdict)}]{escape(t.verdict)}[/]"
+    note = " [yellow](not rendered)[/]" if t.not_rendered else ""
+    return f"{name}{pad}{status} {change}{strip}[{_verdict_style(t.verdict)}]{escape(t.verdict)}[/]{note}"
 
 
 def show_result(result: DiffResult, stat: bool) -> None:
