@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from acegit.errors import AcegitError, InputError
 from acegit.lockfile import Lock, read_lock
@@ -554,9 +554,14 @@ class Decoder:
                     f"{lock.input.weights[:19]}…, but the installed {lock.input.model!r} has {ref.weights_hash[:19]}…",
                     hint=f"Point [models.{lock.input.model}] in acegit.toml at the weights that made it.",
                 )
-            from acegit.engine.inference import Engine
+            if ref.backend == "ace-step":  # diffusers' AceStepPipeline: its VAE decodes, same interface
+                from acegit.engine.acestep import AceStepEngine
 
-            self.engines[key] = Engine.load(ref, device=self.device)
+                self.engines[key] = cast("Engine", AceStepEngine.load(ref, device=self.device))
+            else:
+                from acegit.engine.inference import Engine
+
+                self.engines[key] = Engine.load(ref, device=self.device)
         return self.engines[key]
 
     def wave(self, lock: Lock, shown: str) -> tuple[np.ndarray, int]:

@@ -175,11 +175,6 @@ def test_switching_backend_reads_as_model_changed(
     assert boss["state"] == "stale" and boss["reasons"] == ["model changed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="acegit/diff.py Decoder.engine loads the built-in Engine for every model; it needs render._Engines.get's "
-    "backend dispatch (then remove this marker)",
-)
 def test_diff_and_show_decode_with_the_ace_step_vae(
     project: Project, tiny_pipeline: Path, env: dict[str, str], cli: Callable[..., Result]
 ) -> None:
