@@ -30,8 +30,10 @@ def two_commits(dproject: Project) -> Project:  # noqa: F811
 
 
 def test_diff_views(two_commits: Project, cli: Callable[..., Result]) -> None:
-    r = cli("diff", "HEAD~1", "HEAD")
+    page = two_commits.root / "review.html"
+    r = cli("diff", "HEAD~1", "HEAD", "--html", str(page))
     assert r.exit_code == 0, r.output
+    assert f"wrote {page}" in r.stderr and page.read_text().count("<audio") == 2
     assert "boss  modified  entirely different" in r.stdout
     assert "epic [-orchestral-] {+synth+} boss battle" in r.stdout
     assert "seed            7 → 8" in r.stdout
