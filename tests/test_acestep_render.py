@@ -168,11 +168,18 @@ def test_switching_backend_reads_as_model_changed(
     (project.tracks_dir / "boss.toml").write_text('prompt = "boss"\nseed = 1\nduration = 2.0\nsteps = 2\n')
     render_fake(project, "boss")  # a snapshot made by the built-in backend ("test" model)
     project = _with_ace_step(project, tiny_pipeline)
+    for args in (["add", "-A"], ["commit", "-qm", "built-in"]):
+        subprocess.run(["git", *args], cwd=project.root, check=True, capture_output=True)
     track = project.tracks_dir / "boss.toml"
     track.write_text(track.read_text() + f'model = "{MODEL}"\n')
     status = json.loads(_ok(cli("status", "--json")).stdout)
     (boss,) = [t for t in status["tracks"] if t["name"] == "boss"]
     assert boss["state"] == "stale" and boss["reasons"] == ["model changed"]
+    _ok(cli("render", "boss"))
+    # The diff says so: the model parameter, and latents that cannot be compared (docs/diff.md: a problem, exit 1).
+    (changed,) = json.loads(cli("diff", "--no-audio", "--json").stdout)["tracks"]
+    assert {"field": "model", "old": "test", "new": MODEL} in changed["params"]
+    assert changed["verdict"] == "entirely different" and "different models" in changed["problems"][0]
 
 
 def test_diff_and_show_decode_with_the_ace_step_vae(
