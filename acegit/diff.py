@@ -533,7 +533,7 @@ class Decoder:
     def __init__(self, project: Project, device: str = "cpu") -> None:
         self.project, self.device = project, device
         self.engines: dict[tuple[str, str], Engine] = {}
-        self.waves: dict[tuple[str, str], tuple[np.ndarray, int]] = {}
+        self.waves: dict[tuple[str, str, bool], tuple[np.ndarray, int]] = {}
         self.rates: dict[tuple[str, str], float | None] = {}
 
     def engine(self, lock: Lock, shown: str) -> Engine:
@@ -564,9 +564,10 @@ class Decoder:
                 self.engines[key] = Engine.load(ref, device=self.device)
         return self.engines[key]
 
-    def wave(self, lock: Lock, shown: str) -> tuple[np.ndarray, int]:
-        """The audio of a snapshot: from the render cache when this exact render is there, else decoded."""
-        key = (lock.latent.sha256, lock.input.weights)
+    def wave(self, lock: Lock, shown: str, loop: bool = False) -> tuple[np.ndarray, int]:
+        """The audio of a snapshot: from the render cache when this exact render is there, else decoded as `acegit
+        render` decodes it (a loop track as one period of a loop)."""
+        key = (lock.latent.sha256, lock.input.weights, loop)
         if key not in self.waves:
             cached = self._from_cache(lock)
             if cached is not None:
@@ -576,7 +577,7 @@ class Decoder:
 
                 engine = self.engine(lock, shown)
                 num = round(lock.audio.duration * engine.sample_rate)
-                wave, sr = engine.decode(decode_latent(lock), num_samples=num), engine.sample_rate
+                wave, sr = engine.decode(decode_latent(lock), num_samples=num, loop=loop), engine.sample_rate
             # Keep only the latest few: enough for A and B of a track (and a rename's twin), bounded for 1000 tracks.
             while len(self.waves) >= KEEP_WAVES:
                 del self.waves[next(iter(self.waves))]
@@ -871,7 +872,7 @@ def compare_versions(
             only, version = (la, a) if la is not None else (lb, b)
             assert only is not None
             try:
-                w, d.sample_rate = decoder.wave(only, version.label if version else name)
+                w, d.sample_rate = decoder.wave(only, version.label if version else name, _loop(version))
             except AcegitError as e:
                 d.problems.append(str(e))
             else:
@@ -894,8 +895,8 @@ def compare_versions(
         d.status = UNCHANGED
     if decoder is not None and not same:
         try:
-            wa, sra = decoder.wave(la, a.label if a else name)
-            wb, srb = decoder.wave(lb, b.label if b else name)
+            wa, sra = decoder.wave(la, a.label if a else name, _loop(a))
+            wb, srb = decoder.wave(lb, b.label if b else name, _loop(b))
         except AcegitError as e:
             d.problems.append(str(e))
         else:
@@ -908,8 +909,13 @@ def compare_versions(
                 d.problems.append(f"{name}: sample rates differ ({sra} Hz vs {srb} Hz); audio not compared")
     elif decoder is not None and keep_waves:
         try:
-            wa, d.sample_rate = decoder.wave(la, a.label if a else name)
+            wa, d.sample_rate = decoder.wave(la, a.label if a else name, _loop(a))
             d.wave_a = d.wave_b = np.asarray(wa)
         except AcegitError as e:
             d.problems.append(str(e))
     return d
+
+
+def _loop(v: Version | None) -> bool:
+    """Whether a version is a loop track (render decodes loops as one period of a periodic signal)."""
+    return bool(v is not None and v.params is not None and v.params.get("loop"))

@@ -145,7 +145,7 @@ def decode_version(
         from acegit.render import write_audio
         from acegit.report import spectrogram_png
 
-        wave, sr = Decoder(project, device).wave(v.lock, v.label)
+        wave, sr = Decoder(project, device).wave(v.lock, v.label, bool(v.params and v.params.get("loop")))
         if output is not None:
             write_audio(output, wave, sr)
             written.append(str(output))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import subprocess
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import soundfile as sf
 from test_diff import RATE, commit, dproject, latent_for, write_snapshot, write_track  # noqa: F401  (fixture)
+from typer.testing import Result
 
 from acegit.errors import AcegitError, GitError, UsageError
 from acegit.history import decode_version, split_spec, track_log
@@ -101,3 +104,19 @@ def test_show_decodes_a_past_version(dproject: Project) -> None:  # noqa: F811
     with pytest.raises(UsageError):
         split_spec("HEAD:")
     assert split_spec("v1.0:boss") == ("v1.0", "boss") and split_spec(":boss") == ("HEAD", "boss")
+
+
+def test_show_decodes_like_render_also_for_loops(dproject: Project, cli: Callable[..., Result]) -> None:  # noqa: F811
+    """Without the render cache, `show` decodes the snapshot as `render` did (a loop as one period of a loop)."""
+    r = cli("add", "theme", "--prompt", "lo-fi loop", "--seed", "9", "--duration", "2", "--steps", "2", "--loop")
+    assert r.exit_code == 0, r.output
+    assert cli("render").exit_code == 0
+    commit(dproject.root, "loop")
+    shutil.rmtree(dproject.cache_dir)  # as in a fresh clone
+    out = dproject.root / "shown.wav"
+    decode_version(dproject, "HEAD:theme", out)
+    rendered, _ = sf.read(dproject.build_dir / "theme.wav")
+    shown, _ = sf.read(out)
+    assert len(shown) == len(rendered) == 2 * 22050
+    # The snapshot stores the latent in float16 and the files are 16-bit: close, not bit-equal.
+    assert np.corrcoef(shown, rendered)[0, 1] > 0.999
