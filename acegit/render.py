@@ -403,7 +403,8 @@ def render_tracks(
             ) -> None:
                 start = time.perf_counter()
                 num = round(track.duration * engine.sample_rate)
-                wave = engine.decode(latent, num_samples=num)
+                # Loops decode as one period of a periodic signal (built-in engine; docs/export.md).
+                wave = engine.decode(latent, num_samples=num, loop=True) if track.loop else engine.decode(latent, num)
                 lock = build_lock(track, ref, latent, env, AudioStats.of(wave, engine.sample_rate))
                 snapshot = dumps_lock(lock).encode("utf-8")
                 if use_cache:

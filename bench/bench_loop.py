@@ -70,7 +70,7 @@ def main() -> None:
     rows = []
     start = time.perf_counter()
     for i, (prompt, bpm, key) in enumerate(PROMPTS):
-        duration = args.bars * 4 * 60.0 / bpm + args.crossfade  # whole bars plus the tail the crossfade uses
+        duration = args.bars * 4 * 60.0 / bpm  # whole bars: the engine renders one period of the loop
         req = GenerationRequest(
             prompt=prompt,
             negative_prompt="",
@@ -89,7 +89,7 @@ def main() -> None:
         waves = {}
         for loop in (True, False):
             (latent,) = engine.generate([replace(req, loop=loop)])  # type: ignore[attr-defined]
-            waves[loop] = engine.decode(latent, num_samples=num)  # type: ignore[attr-defined]
+            waves[loop] = engine.decode(latent, num_samples=num, loop=loop)  # type: ignore[attr-defined]
         track = Track("bench", Path("bench.toml"), prompt, req.seed, duration=req.duration, bpm=bpm, loop=True)
         looped, control = seam_report(waves[True], rate), seam_report(waves[False], rate)
         faded = seam_report(loop_body(waves[True], rate, track, profile), rate)

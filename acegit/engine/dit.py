@@ -71,9 +71,11 @@ class DepthwiseConv(nn.Module):
         self.weight = nn.Parameter(torch.randn(kernel, channels) / kernel)
         self.bias = nn.Parameter(torch.zeros(channels))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, circular: bool = False) -> torch.Tensor:
         K, N = self.weight.shape[0], x.shape[1]
-        xp = F.pad(x, (0, 0, K // 2, K // 2))  # (B, N + K - 1, C)
+        # A loop wraps around: its last frames are its first frames' left neighbours.
+        wrap = torch.cat([x[:, N - K // 2 :], x, x[:, : K // 2]], dim=1) if circular else None
+        xp = wrap if wrap is not None else F.pad(x, (0, 0, K // 2, K // 2))  # (B, N + K - 1, C)
         out = torch.addcmul(self.bias, xp[:, 0:N], self.weight[0])
         for j in range(1, K):
             out = torch.addcmul(out, xp[:, j : j + N], self.weight[j])  # fused multiply-add, one pass per tap
@@ -90,8 +92,8 @@ class GLUMBConv(nn.Module):
         self.conv = DepthwiseConv(2 * inner, kernel)
         self.fc2 = nn.Linear(inner, hidden)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, gate = self.conv(F.silu(self.fc1(x))).chunk(2, dim=-1)  # 2 × (B, N, inner)
+    def forward(self, x: torch.Tensor, circular: bool = False) -> torch.Tensor:
+        h, gate = self.conv(F.silu(self.fc1(x)), circular).chunk(2, dim=-1)  # 2 × (B, N, inner)
         return self.fc2(h * F.silu(gate))
 
 
@@ -113,11 +115,13 @@ class Block(nn.Module):
         self.ffn = GLUMBConv(d, cfg.mlp_ratio, cfg.conv_kernel)
         self.table = nn.Parameter(torch.randn(6, d) / d**0.5)
 
-    def forward(self, x: torch.Tensor, t6: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, t6: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor, circular: bool = False
+    ) -> torch.Tensor:
         shift1, scale1, gate1, shift2, scale2, gate2 = (self.table[None] + t6).unbind(1)  # 6 × (B, d)
         x = x + gate1[:, None] * self.attn(modulate(self.norm1(x), shift1, scale1))
         x = x + self.cross(self.norm2(x), ctx, mask)
-        return x + gate2[:, None] * self.ffn(modulate(self.norm3(x), shift2, scale2))
+        return x + gate2[:, None] * self.ffn(modulate(self.norm3(x), shift2, scale2), circular)
 
 
 class DiT(nn.Module):
@@ -156,7 +160,10 @@ class DiT(nn.Module):
         nn.init.zeros_(self.x_out.weight)
         nn.init.zeros_(self.x_out.bias)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: Conditions) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: Conditions, circular: bool = False) -> torch.Tensor:
+        """Velocity (B, C, F, T). circular=True makes time periodic: with periodic conditions the model is then
+        exactly shift-equivariant (attention is order-free; the depthwise conv is the only local mixing), so a loop's
+        seam is generated like any other frame boundary."""
         B, C, Fq, T = x.shape
         h = self.x_in(x.reshape(B, C * Fq, T).transpose(1, 2))  # (B, T, C*F) -> (B, T, d)
         h = h + self.melody_in(cond.melody.transpose(1, 2)) + self.beats_in(cond.beats)  # (B, T, d)
@@ -165,7 +172,7 @@ class DiT(nn.Module):
         c = self.t_embed(sigma * 1000) + self.global_cond(cond)  # (B, d)
         t6 = self.t_block(c).view(B, 6, -1)  # (B, 6, d)
         for block in self.blocks:
-            h = block(h, t6, ctx, mask)
+            h = block(h, t6, ctx, mask, circular)
         shift, scale = (self.out_table[None] + c[:, None]).unbind(1)  # 2 × (B, d)
         out = self.x_out(modulate(self.norm_out(h), shift, scale))  # (B, T, C*F)
         return out.transpose(1, 2).reshape(B, C, Fq, T)

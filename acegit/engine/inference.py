@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 
 from acegit.engine import audio, sampling
 from acegit.engine.checkpoint import load_checkpoint
-from acegit.engine.conditioning import Conditions, melody_roll, single_conditions
+from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signature, single_conditions
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
 from acegit.engine.request import GenerationRequest
@@ -23,6 +24,8 @@ from acegit.errors import AcegitError
 Progress = Callable[[int, int], None]
 MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
 DTYPE = torch.float32  # the one compute dtype: part of the environment fingerprint
+LOOP_PAD = 4  # latent frames of wrap-around context on each side when decoding a loop (> the decoder's reach)
+LOOP_FOLD_SECONDS = 0.05  # cross-fade that hides Griffin-Lim's phase seam at a loop's start
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -132,9 +135,26 @@ class Engine:
             self._text_cache[prompt] = self.text.encode(prompt)
         return self._text_cache[prompt]
 
+    def loop_frames(self, duration: float) -> int:
+        """Latent frames of a seamless loop: one whole period, no centring frame."""
+        return max(LOOP_PAD, round(duration * self.latent_rate))
+
+    def frames(self, r: GenerationRequest) -> int:
+        return self.loop_frames(r.duration) if r.loop else self.latent_frames(r.duration)
+
+    def loop_bpm(self, r: GenerationRequest) -> float:
+        """The tempo nearest the track's at which a whole number of bars fills the loop, so beat phase wraps."""
+        if r.bpm <= 0:
+            return r.bpm
+        beats_per_bar = parse_time_signature(r.time_signature)[0] if r.time_signature else 4
+        seconds = self.loop_frames(r.duration) / self.latent_rate
+        bars = max(1, round(seconds * r.bpm / 60.0 / beats_per_bar))
+        return bars * beats_per_bar * 60.0 / seconds
+
     def conditions(self, r: GenerationRequest) -> tuple[Conditions, Conditions]:
         """The conditional and the guidance (negative / null prompt) conditions of one request, batch of one."""
-        frames = self.latent_frames(r.duration)
+        frames = self.frames(r)
+        bpm = self.loop_bpm(r) if r.loop else r.bpm
         melody = melody_roll(r.melody, frames, self.latent_rate) if r.melody is not None else None
 
         def make(prompt: str) -> Conditions:
@@ -142,7 +162,7 @@ class Engine:
             return single_conditions(
                 text.cpu(),
                 mask.cpu(),
-                bpm=r.bpm,
+                bpm=bpm,
                 key=r.key,
                 time_signature=r.time_signature,
                 duration=r.duration,
@@ -160,7 +180,7 @@ class Engine:
         """Standard normal (1, C, F, T) from the request's own CPU generator, then moved to the device."""
         gen = torch.Generator(device="cpu").manual_seed(r.seed & 0xFFFF_FFFF_FFFF_FFFF)
         c, f = self.cfg.dcae.latent_channels, self.cfg.audio.n_mels // self.cfg.dcae.downsample
-        noise = torch.randn((1, c, f, self.latent_frames(r.duration)), generator=gen, dtype=torch.float32)
+        noise = torch.randn((1, c, f, self.frames(r)), generator=gen, dtype=torch.float32)
         return noise.to(self.device, DTYPE)
 
     @torch.inference_mode()
@@ -177,9 +197,8 @@ class Engine:
         for r in requests:
             cond, uncond = self.conditions(r)
             sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift if r.shift is None else r.shift)
-            denoiser = sampling.guided(
-                self.model.dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat
-            )
+            dit = functools.partial(self.model.dit, circular=True) if r.loop else self.model.dit
+            denoiser = sampling.guided(dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat)
 
             def step(info: dict[str, Any], base: int = done) -> None:
                 if progress is not None:
@@ -198,13 +217,43 @@ class Engine:
         z = torch.from_numpy(np.ascontiguousarray(latent, dtype=np.float32))[None].to(self.device, DTYPE)
         return audio.denormalize_log_mel(self.model.dcae.decode(z)[0], self.cfg.audio)
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None) -> np.ndarray:
-        """Latent (C, F, T) -> mono float32 waveform at sample_rate; num_samples defaults to (T - 1) latent hops."""
+    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+        """Latent (C, F, T) -> mono float32 waveform at sample_rate; num_samples defaults to (T - 1) latent hops.
+
+        loop=True decodes a loop latent as one period of a periodic signal (see decode_loop)."""
         expected = (self.cfg.dcae.latent_channels, self.cfg.audio.n_mels // self.cfg.dcae.downsample)
         if latent.ndim != 3 or tuple(latent.shape[:2]) != expected:
             raise AcegitError(f"latent has shape {tuple(latent.shape)}, expected {expected + ('T',)}")
+        if loop:
+            return self.decode_loop(latent, num_samples)
         hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
         n = num_samples if num_samples is not None else (latent.shape[-1] - 1) * hop
         with torch.inference_mode():
             wave = self.vocoder(self.decode_mel(latent), n)
         return wave.float().cpu().numpy()
+
+    def decode_loop(self, latent: np.ndarray, num_samples: int | None = None) -> np.ndarray:
+        """One period of a loop: decode with wrap-around context, fold Griffin-Lim's phase seam, resample circularly.
+
+        The latent is padded with LOOP_PAD frames from its other end on each side, so the decoder and the vocoder see
+        the seam as an interior point; the period is cut from the middle, and the few milliseconds after its end
+        (the natural continuation across the seam) are cross-faded over its start, where Griffin-Lim's phase
+        differs. num_samples (default: T latent hops) is reached by FFT resampling, exact for a periodic signal.
+        """
+        T = latent.shape[-1]
+        hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
+        padded = np.concatenate([latent[..., T - LOOP_PAD :], latent, latent[..., :LOOP_PAD]], axis=-1)
+        with torch.inference_mode():
+            wave = self.vocoder(self.decode_mel(padded), (T + 2 * LOOP_PAD) * hop).double().cpu().numpy()
+        period = T * hop
+        fold = min(round(LOOP_FOLD_SECONDS * self.sample_rate), period // 4)
+        y = wave[LOOP_PAD * hop : LOOP_PAD * hop + period + fold].copy()
+        ramp = (np.arange(fold) + 0.5) / fold  # 0 -> 1: starts as the continuation of the end, ends as the start
+        y[:fold] = ramp * y[:fold] + (1 - ramp) * y[period : period + fold]
+        y = y[:period]
+        n = period if num_samples is None else num_samples
+        if n != period:
+            spec = np.fft.rfft(y)
+            spec = np.concatenate([spec, np.zeros(n // 2 + 1 - spec.size)]) if n > period else spec[: n // 2 + 1]
+            y = np.fft.irfft(spec, n=n) * (n / period)
+        return y.astype(np.float32)
