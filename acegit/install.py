@@ -35,12 +35,13 @@ class InstallResult:
     notes: list[str] = field(default_factory=list)
 
 
-def hook_template() -> str:
-    """The shell template of the native hook: inside the installed package, else the source checkout's hooks/."""
+def hook_template(name: str = HOOK_NAME) -> str:
+    """A file of hooks/ (the native hook's shell template, the pre-commit config): inside the installed package,
+    else the source checkout's hooks/."""
     import acegit
 
     pkg = Path(acegit.__file__).resolve().parent
-    candidates = (pkg / "_hooks" / HOOK_NAME, pkg.parent / "hooks" / HOOK_NAME)
+    candidates = (pkg / "_hooks" / name, pkg.parent / "hooks" / name)
     for c in candidates:
         if c.is_file():
             return c.read_text(encoding="utf-8")

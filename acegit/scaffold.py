@@ -28,6 +28,7 @@ GITATTRIBUTES_LINES = (
     "*.lock.toml diff=acegit merge=acegit eol=lf",
 )
 EXAMPLE_TRACK = "example"
+PRECOMMIT_CONFIG = ".pre-commit-config.yaml"  # hooks/pre-commit-config.yaml, the documented `repo: local` config
 EXAMPLE_FIELDS: dict[str, Any] = {
     "prompt": "calm solo piano in A minor at 80 BPM",
     "seed": 1234,
@@ -127,6 +128,12 @@ def _new_project(directory: Path, name: str | None, commit: bool) -> NewProject:
     for fname, lines in ((".gitignore", GITIGNORE_LINES), (".gitattributes", GITATTRIBUTES_LINES)):
         if _merge_lines(root / fname, lines):
             files.append(root / fname)
+    precommit = root / PRECOMMIT_CONFIG
+    if git_initialized and not precommit.exists():  # only at a repository root we created: never into someone's repo
+        from acegit.install import hook_template
+
+        atomic_write_text(precommit, hook_template("pre-commit-config.yaml"))
+        files.append(precommit)
     example = project.tracks_dir / f"{EXAMPLE_TRACK}{TRACK_SUFFIX}"
     if not track_files(project.tracks_dir):
         track = parse_track(EXAMPLE_FIELDS, EXAMPLE_TRACK, example, project)

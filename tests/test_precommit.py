@@ -168,3 +168,15 @@ def test_hooks_from_the_shipped_manifest(repo: Project, env: dict[str, str], tmp
     bad = _run(root, str(_precommit()), "run", check=False)
     assert bad.returncode == 1 and "boss: stale (source changed)" in bad.stdout, bad.stdout
     _no_environments_built(Path(env["PRE_COMMIT_HOME"]))
+
+
+def test_new_project_ships_the_documented_config(tmp_path: Path) -> None:
+    from acegit.scaffold import new_project
+
+    shipped = (CHECKOUT / "hooks" / "pre-commit-config.yaml").read_text(encoding="utf-8")
+    assert shipped.split("\n", 1)[1] == documented_config()  # the doc and the shipped file cannot drift apart
+    made = new_project(tmp_path / "fresh")
+    assert (made.root / ".pre-commit-config.yaml").read_text(encoding="utf-8") == shipped
+    # Inside an existing repository acegit never writes the repository's own config.
+    inner = new_project(made.root / "sub")
+    assert not (inner.root / ".pre-commit-config.yaml").exists()

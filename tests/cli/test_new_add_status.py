@@ -61,6 +61,7 @@ def test_new_commit_and_name(tmp_path: Path, cli: Callable[..., Result]) -> None
     assert sorted(_git(root, "ls-files").split()) == [
         ".gitattributes",
         ".gitignore",
+        ".pre-commit-config.yaml",
         "acegit.toml",
         "tracks/example.toml",
     ]
