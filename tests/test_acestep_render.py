@@ -122,15 +122,10 @@ def test_render_snapshot_check_batch_and_two_processes(
     status = json.loads(_ok(cli("status", "--json")).stdout)
     assert {t["state"] for t in status["tracks"]} == {"fresh"}
 
-    check = json.loads(_ok(cli("render", "--check", "--json")).stdout)
-    assert {t["verdict"] for t in check["tracks"]} == {"exact"}
-
-    # Alone vs batched: the same bits whatever else is in the batch (here: a much longer prompt).
-    batched = lock_file.read_bytes()
-    _ok(cli("render", "solo", "--force", "--no-cache"))
-    assert lock_file.read_bytes() == batched
+    # Alone (CPU renders one track per batch) vs batched beside a much longer prompt: the same bits.
+    alone = lock_file.read_bytes()
     _ok(cli("render", "--all", "--force", "--no-cache", "--batch-size", "2"))
-    assert lock_file.read_bytes() == batched
+    assert lock_file.read_bytes() == alone
 
     # Another process (its own torch and diffusers, no network) re-renders the same bits.
     proc = _run(project.root, env, NO_NETWORK, "render", "--check", "--json")
