@@ -27,6 +27,8 @@ def test_wheel_ships_weights_not_training_code(wheel: zipfile.ZipFile) -> None:
     names = set(wheel.namelist())
     assert "acegit/cli/__init__.py" in names and "acegit/engine/inference.py" in names
     assert not any(n.startswith("model/") for n in names), "model/ must not become a top-level package"
+    for hook in ("pre-commit", "pre-commit-config.yaml"):
+        assert f"acegit/_hooks/{hook}" in names  # `acegit install` and `acegit new` read these at run time
     for folder in sorted(p for p in (REPO / "model" / "weights").iterdir() if p.is_dir()):
         for f in ("model.safetensors", "config.json", "sha256"):
             assert f"acegit/_weights/{folder.name}/{f}" in names
