@@ -75,7 +75,7 @@ def load_pipeline(folder: Path, device: torch.device) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch's weight_norm deprecation inside the VAE
             pipe = AceStepPipeline.from_pretrained(folder, local_files_only=True, use_safetensors=True, dtype=DTYPE)
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:  # unreadable or mismatched files
         raise AcegitError(f"cannot load the ACE-Step pipeline from {folder}: {e}", hint=ACE_STEP_OBTAIN) from None
     if getattr(pipe.scheduler.config, "stochastic_sampling", False):
         # The pipeline passes no generator to scheduler.step, so its noise would come from torch's global RNG.
