@@ -99,7 +99,7 @@ class Engine:
         self.model = model.to(device=device, dtype=DTYPE).eval().requires_grad_(False)
         self.cfg = model.cfg
         self.weights_hash = weights_hash
-        self.text = TextEncoder(self.cfg.dit.text_tokens, device)
+        self._text: TextEncoder | None = None  # loaded on first use: decoding (diff, show, export) never needs it
         self.vocoder: Vocoder = vocoder or GriffinLim(self.cfg.audio)
         self._text_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
@@ -114,6 +114,13 @@ class Engine:
         else:
             model, digest = load_checkpoint(Path(ref_or_path))
         return cls(model, digest, dev)
+
+    @property
+    def text(self) -> TextEncoder:
+        """The frozen sentence encoder (~90 MB of weights), loaded once per engine."""
+        if self._text is None:
+            self._text = TextEncoder(self.cfg.dit.text_tokens, self.device)
+        return self._text
 
     @property
     def sample_rate(self) -> int:
