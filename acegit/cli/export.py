@@ -6,13 +6,13 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from acegit.cli import app
+from acegit.cli.progress import BarProgress, LineProgress
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,50 +21,24 @@ if TYPE_CHECKING:
     from acegit.render import Outcome
 
 
-class _LineProgress:
-    """Plain lines for logs and CI (no TTY)."""
-
-    def __init__(self, err: Console) -> None:
-        self.err = err
-
-    def batch(self, names: Sequence[str], steps: int) -> None:
-        self.err.print(f"sampling {', '.join(names)} ({steps} steps)")
-
-    def step(self, done: int, total: int) -> None:
-        pass
-
-    def finished(self, outcome: Outcome) -> None:
-        if outcome.action != "fresh":
-            self.err.print(f"{outcome.action:<9} {outcome.name} ({outcome.seconds:.2f} s)")
+class _LineProgress(LineProgress):
+    """Plain lines, plus one per exported file."""
 
     def exported(self, result: ExportResult) -> None:
         self.err.print(f"exported  {result.shown} ({result.seconds:.2f} s)")
 
 
-class _BarProgress(_LineProgress):
-    """A rich bar over the files to write, and one over the sampling steps while stale tracks render."""
+class _BarProgress(BarProgress):
+    """A bar over the files to write; the steps bar shows while stale tracks render."""
 
     def __init__(self, err: Console, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        super().__init__(err)
-        self.bars = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-        )
-        self.files = self.bars.add_task("files", total=total)
-        self.steps = self.bars.add_task("steps", total=1, visible=False)
-
-    def batch(self, names: Sequence[str], steps: int) -> None:
-        self.bars.update(self.steps, description=", ".join(names)[:40], completed=0, total=steps, visible=True)
-
-    def step(self, done: int, total: int) -> None:
-        self.bars.update(self.steps, completed=done, total=total)
+        super().__init__(err, total, what="files")
 
     def finished(self, outcome: Outcome) -> None:
         self.bars.update(self.steps, visible=False)
 
     def exported(self, result: ExportResult) -> None:
-        self.bars.advance(self.files)
+        self.bars.advance(self.items)
 
 
 def _table(results: list[ExportResult], elapsed: float) -> object:

@@ -34,7 +34,7 @@ def render(
     from rich.console import Console
     from rich.markup import escape
 
-    from acegit.cli.render import _LineProgress
+    from acegit.cli.progress import LineProgress
     from acegit.errors import UsageError
     from acegit.hooks import render_staged
     from acegit.project import find_project
@@ -43,7 +43,7 @@ def render(
         raise UsageError("pass either --staged or the files whose tracks to render (not both)")
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     result = render_staged(
-        find_project(project), files=files, device=device, use_cache=not no_cache, progress=_LineProgress(err)
+        find_project(project), files=files, device=device, use_cache=not no_cache, progress=LineProgress(err)
     )
     if result.modified:
         n = len(result.rendered)

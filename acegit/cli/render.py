@@ -6,12 +6,12 @@ import contextlib
 import json
 import sys
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from acegit.cli import app
+from acegit.cli.progress import BarProgress, LineProgress
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,48 +22,8 @@ _ACTION_STYLE = {"rendered": "green", "cached": "cyan", "fresh": "dim"}
 _VERDICT_STYLE = {"exact": "green", "within tolerance": "yellow"}
 
 
-class _LineProgress:
-    """Plain lines for logs and CI (no TTY)."""
-
-    def __init__(self, err: Console) -> None:
-        self.err = err
-
-    def batch(self, names: Sequence[str], steps: int) -> None:
-        self.err.print(f"sampling {', '.join(names)} ({steps} steps)")
-
-    def step(self, done: int, total: int) -> None:
-        pass
-
-    def finished(self, outcome: Outcome) -> None:
-        if outcome.action != "fresh":
-            self.err.print(f"{outcome.action:<9} {outcome.name} ({outcome.seconds:.2f} s)")
-
-
-class _BarProgress(_LineProgress):
-    """A rich bar over the tracks and one over the sampling steps of the current batch."""
-
-    def __init__(self, err: Console, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        super().__init__(err)
-        self.bars = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
-        )
-        self.tracks = self.bars.add_task("tracks", total=total)
-        self.steps = self.bars.add_task("steps", total=1, visible=False)
-
-    def batch(self, names: Sequence[str], steps: int) -> None:
-        self.bars.update(self.steps, description=", ".join(names)[:40], completed=0, total=steps, visible=True)
-
-    def step(self, done: int, total: int) -> None:
-        self.bars.update(self.steps, completed=done, total=total)
-
-    def finished(self, outcome: Outcome) -> None:
-        self.bars.advance(self.tracks)
-
-
-def _progress(err: Console, total: int, quiet: bool) -> _LineProgress:
-    return _BarProgress(err, total) if err.is_terminal and not quiet else _LineProgress(err)
+def _progress(err: Console, total: int, quiet: bool) -> LineProgress:
+    return BarProgress(err, total) if err.is_terminal and not quiet else LineProgress(err)
 
 
 def _render_table(outcomes: list[Outcome], elapsed: float) -> object:
