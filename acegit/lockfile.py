@@ -41,6 +41,7 @@ class LockInput:
     model: str
     weights: str  # "sha256:<hex>", the model's weights hash
     render_format: int
+    backend: str = "builtin"  # which engine made it: "builtin" (acegit's model) or "ace-step"
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def build_lock(
         model=model.name,
         weights=model.weights_hash,
         render_format=RENDER_FORMAT_VERSION,
+        backend=model.backend,
     )
     return Lock(track.name, lin, environment, encode_latent(latent), audio.rounded())
 
@@ -200,6 +202,7 @@ def lock_to_dict(lock: Lock) -> dict[str, Any]:
             "fingerprint": lock.input.fingerprint,
             "source": lock.input.source,
             "model": lock.input.model,
+            "backend": lock.input.backend,
             "weights": lock.input.weights,
             "render_format": lock.input.render_format,
         },
@@ -295,6 +298,7 @@ def _input(doc: dict[str, Any], err: _LockErrors) -> tuple[str, LockInput]:
         t.get("model", str),
         t.get("weights", str),
         t.get("render_format", int),
+        t.get("backend", str) if "backend" in t.table else "builtin",
     )
     return track, lin
 

@@ -49,7 +49,7 @@ def summarize(lock: Lock) -> str:
             f"acegit snapshot of track {lock.track} (lock format {lock.format})",
             f"input fingerprint  {i.fingerprint}",
             f"source             {i.source}",
-            f"model              {i.model} (weights {i.weights}, render format {i.render_format})",
+            f"model              {i.model}, {i.backend} backend (weights {i.weights}, render format {i.render_format})",
             f"rendered on        {e.device_class}, torch {e.torch}, {e.dtype}, acegit {e.acegit}",
             f"latent             {' × '.join(map(str, lock.latent.shape))}, sha256 {lock.latent.sha256}",
             f"audio              {a.duration:g} s at {a.sample_rate} Hz, peak {a.peak:g} ({_dbfs(a.peak)}), "

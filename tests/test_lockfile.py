@@ -166,3 +166,20 @@ def test_damaged_lock_is_a_clear_error(project: Project, tmp_path: Path, damage:
     msg = str(info.value)
     assert expected in msg and str(path) in msg
     assert ("upgrade acegit" in msg.lower()) if damage == "newer" else ("acegit render example --force" in msg)
+
+
+def test_lock_records_the_backend_and_reads_old_locks_without_it(project: Project, tmp_path: Path) -> None:
+    import dataclasses
+
+    from acegit.lockfile import LockInput, dumps_lock
+
+    path = tmp_path / "t.lock.toml"
+    path.write_text(dumps_lock(_lock(project)[0]))
+    assert 'backend = "builtin"' in path.read_text()
+    lock = read_lock(path)
+    moved = dataclasses.replace(lock, input=dataclasses.replace(lock.input, backend="ace-step"))
+    path.write_text(dumps_lock(moved))
+    assert read_lock(path).input.backend == "ace-step"
+    path.write_text(dumps_lock(lock).replace('backend = "builtin"\n', ""))
+    assert read_lock(path).input.backend == "builtin"
+    assert LockInput("f", "s", "m", "w", 1).backend == "builtin"

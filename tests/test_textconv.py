@@ -26,7 +26,7 @@ def test_summary_fields_and_energy_profile(project: Project, render_fake: Callab
     lines = text.splitlines()
     assert lines[0] == "acegit snapshot of track example (lock format 1)"
     assert any(line.startswith("input fingerprint  sha256:") for line in lines)
-    assert any(line.startswith("model              test (weights sha256:") for line in lines)
+    assert any(line.startswith("model              test, builtin backend (weights sha256:") for line in lines)
     assert "latent             8 × 16 × 4" in text and "audio              1 s at 44100 Hz" in text
     assert "energy profile" in lines[-1]
 
