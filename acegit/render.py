@@ -343,18 +343,15 @@ def render_tracks(
     """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry."""
     _check_device(device)
     progress = progress or _Silent()
-    tracks = _load_valid(project, statuses)
-    state = {st.name: st.state for st in statuses}
     outcomes: dict[str, Outcome] = {}
-    todo = []
-    for t in tracks:
-        if state[t.name] == FRESH and not force:
-            outcomes[t.name] = Outcome(t.name, SKIPPED, lock=project.display(lock_path(t.path)))
-            progress.finished(outcomes[t.name])
-        else:
-            todo.append(t)
+    for st in statuses:
+        if st.state == FRESH and not force:  # status already knows: no need to parse the track again
+            outcomes[st.name] = Outcome(st.name, SKIPPED, lock=st.lock)
+            progress.finished(outcomes[st.name])
+    order = [st.name for st in statuses]
+    todo = _load_valid(project, [st for st in statuses if st.name not in outcomes])
     if not todo:
-        return [outcomes[t.name] for t in tracks]
+        return [outcomes[n] for n in order]
 
     flock = _project_lock(project)
     try:
@@ -417,7 +414,7 @@ def render_tracks(
             _sample(engine, group, progress, publish, batch_size)
     finally:
         flock.release()
-    return [outcomes[t.name] for t in tracks]
+    return [outcomes[n] for n in order]
 
 
 # --- verifying -------------------------------------------------------------------------------------------------

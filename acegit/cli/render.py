@@ -27,17 +27,24 @@ def _progress(err: Console, total: int, quiet: bool) -> LineProgress:
 
 
 def _render_table(outcomes: list[Outcome], elapsed: float) -> object:
+    """The tracks that were rendered or restored; fresh ones only as a count (a project may hold thousands)."""
     from rich.table import Table
 
     table = Table(title=f"render: {elapsed:.1f} s", title_justify="left", box=None)
     for col in ("track", "result", "time", "audio", "lock"):
         table.add_column(col)
     for o in outcomes:
+        if o.action == "fresh":
+            continue
         style = _ACTION_STYLE.get(o.action, "")
-        lock_note = "" if o.action == "fresh" else (" (updated)" if o.lock_changed else " (unchanged)")
-        seconds = f"{o.seconds:.2f} s" if o.action != "fresh" else ""
-        table.add_row(o.name, f"[{style}]{o.action}[/]", seconds, o.audio or "", (o.lock or "") + lock_note)
+        lock = (o.lock or "") + (" (updated)" if o.lock_changed else " (unchanged)")
+        table.add_row(o.name, f"[{style}]{o.action}[/]", f"{o.seconds:.2f} s", o.audio or "", lock)
     return table
+
+
+def _summary(outcomes: list[Outcome]) -> str:
+    counts = {a: sum(o.action == a for o in outcomes) for a in ("rendered", "cached", "fresh")}
+    return f"{counts['rendered']} rendered, {counts['cached']} restored from the cache, {counts['fresh']} already fresh"
 
 
 def _check_table(results: list[CheckResult]) -> object:
@@ -119,8 +126,11 @@ def render(
         typer.echo(json.dumps(_render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
     elif not outcomes:
         out.print("No tracks selected.")
+    elif all(o.action == "fresh" for o in outcomes):
+        out.print(f"Nothing to render: all {len(outcomes)} selected tracks are fresh (`--force` renders them anyway).")
     else:
         out.print(_render_table(outcomes, elapsed))
+        out.print(f"[dim]{_summary(outcomes)}[/]")
     sys.stdout.flush()
 
 
