@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from acegit.engine.inference import Engine
 
 DEVICES = ("auto", "cpu", "cuda")
-GPU_BATCH = 8  # fixed batch shape on a GPU: short batches are padded, so neighbours never change a result
+GPU_BATCH = 8  # tracks handed to the engine per call on a GPU (each is still sampled on its own)
 # `render --check` across device classes: the re-rendered latent must match the snapshot to this SNR (docs/render.md).
 TOLERANCE_SNR_DB = 20.0
 
@@ -250,20 +250,19 @@ def _sample(
     on_latent: Callable[[Track, np.ndarray, float], None],
     batch_size: int | None = None,
 ) -> None:
-    """Generate latents in fixed-shape batches (GPU) or one at a time (CPU), handing each to `on_latent`."""
-    on_gpu = engine.device.type == "cuda"
-    size = batch_size or (GPU_BATCH if on_gpu else 1)
-    # Same-duration neighbours keep padding inside the engine to a minimum; order stays stable.
-    ordered = sorted(tracks, key=lambda t: (t.duration, t.name)) if on_gpu else tracks
-    for batch in _batches(ordered, size):
-        requests = [request_for(t) for t in batch]
-        if on_gpu and len(requests) < size:
-            requests += [requests[-1]] * (size - len(requests))  # fixed batch shape; the copies are discarded
+    """Hand the tracks to the engine in groups of `batch_size` (default: one GPU batch, or 1 on CPU).
+
+    Both engines sample every request as its own batch of one (docs/render.md), so a track's result never depends on
+    its group; a group only sets how often progress and results are reported. A sampler that really batches across
+    tracks must pad each group to a fixed shape before this may change.
+    """
+    size = batch_size or (GPU_BATCH if engine.device.type == "cuda" else 1)
+    for batch in _batches(tracks, size):
         progress.batch([t.name for t in batch], max(t.steps for t in batch))
         start = time.perf_counter()
-        latents = engine.generate(requests, progress=progress.step)
+        latents = engine.generate([request_for(t) for t in batch], progress=progress.step)
         per_track = (time.perf_counter() - start) / len(batch)
-        for track, latent in zip(batch, latents, strict=False):
+        for track, latent in zip(batch, latents, strict=True):
             on_latent(track, latent, per_track)
 
 
