@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from acegit.errors import AcegitError, InputError
 from acegit.lockfile import Lock, read_lock
@@ -538,7 +538,7 @@ class Decoder:
 
     def engine(self, lock: Lock, shown: str) -> Engine:
         """The engine of the snapshot's model; AcegitError when that model (with those weights) is not available."""
-        from acegit.engine.registry import resolve_model
+        from acegit.engine.registry import load_engine, resolve_model
 
         key = (lock.input.model, lock.input.weights)
         if key not in self.engines:
@@ -554,14 +554,7 @@ class Decoder:
                     f"{lock.input.weights[:19]}…, but the installed {lock.input.model!r} has {ref.weights_hash[:19]}…",
                     hint=f"Point [models.{lock.input.model}] in acegit.toml at the weights that made it.",
                 )
-            if ref.backend == "ace-step":  # diffusers' AceStepPipeline: its VAE decodes, same interface
-                from acegit.engine.acestep import AceStepEngine
-
-                self.engines[key] = cast("Engine", AceStepEngine.load(ref, device=self.device))
-            else:
-                from acegit.engine.inference import Engine
-
-                self.engines[key] = Engine.load(ref, device=self.device)
+            self.engines[key] = load_engine(ref, self.device)  # ace-step snapshots decode with its VAE
         return self.engines[key]
 
     def wave(self, lock: Lock, shown: str, loop: bool = False) -> tuple[np.ndarray, int]:

@@ -505,11 +505,11 @@ class _Sources:
 
     def __init__(self, project: Project, device: str) -> None:
         from acegit.cache import RenderCache
-        from acegit.render import _Engines
+        from acegit.render import Engines
 
         self.project = project
         self.cache = RenderCache(project.cache_dir)
-        self.engines = _Engines(project, device)  # render's model loader: one engine per model, any backend
+        self.engines = Engines(project, device)  # render's model loader: one engine per model, any backend
 
     def get(self, track: Track, how: str) -> tuple[np.ndarray, int, str, str]:
         """(wave, sample rate, source, input fingerprint) of the track's committed snapshot."""

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 from acegit.cache import RenderCache, cache_key
-from acegit.engine.registry import ModelRef, resolve_model
+from acegit.engine.registry import ModelRef, load_engine, resolve_model
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError, InputError, UsageError
 from acegit.fingerprint import input_fingerprint
@@ -205,7 +205,7 @@ def _check_device(device: str) -> None:
         raise UsageError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
 
 
-class _Engines:
+class Engines:
     """Loads each model at most once per run, on first use."""
 
     def __init__(self, project: Project, device: str) -> None:
@@ -226,15 +226,7 @@ class _Engines:
 
     def get(self, name: str) -> Engine:
         if name not in self.engines:
-            ref = self.ref(name)
-            if ref.backend == "ace-step":  # diffusers' AceStepPipeline, same interface (docs/backends.md)
-                from acegit.engine.acestep import AceStepEngine
-
-                self.engines[name] = cast("Engine", AceStepEngine.load(ref, device=self.device))
-            else:
-                from acegit.engine.inference import Engine
-
-                self.engines[name] = Engine.load(ref, device=self.device)
+            self.engines[name] = load_engine(self.ref(name), self.device)
         return self.engines[name]
 
 
@@ -354,7 +346,7 @@ def render_tracks(
 
     flock = _project_lock(project)
     try:
-        engines = _Engines(project, device)
+        engines = Engines(project, device)
         env = engines.environment()
         _sweep_tmp(project)
         cache = RenderCache(project.cache_dir)
@@ -463,7 +455,7 @@ def check_tracks(
     _check_device(device)
     progress = progress or _Silent()
     results: dict[str, CheckResult] = {}
-    engines = _Engines(project, device)
+    engines = Engines(project, device)
     to_sample: dict[str, list[tuple[Track, Lock]]] = {}
     names = [st.name for st in statuses]
     for st in statuses:

@@ -11,8 +11,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from acegit.errors import AcegitError
+
+if TYPE_CHECKING:
+    from acegit.engine.inference import Engine
 
 BUILTIN_MODELS = ("tiny", "base")
 WEIGHTS_FILE = "model.safetensors"
@@ -231,3 +235,17 @@ def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRe
         f"unknown model {name!r}; known models: {', '.join(known)}",
         hint=f'Use one of those, or add [models.{name}] path = "path/to/weights" to acegit.toml.',
     )
+
+
+def load_engine(ref: ModelRef, device: str = "auto") -> Engine:
+    """Load the engine of a resolved model: acegit's own, or ACE-Step 1.5 through diffusers (docs/backends.md).
+
+    Both present one interface (generate, decode, environment, sample_rate, device); torch is imported only here.
+    """
+    if ref.backend == "ace-step":
+        from acegit.engine.acestep import AceStepEngine
+
+        return cast("Engine", AceStepEngine.load(ref, device=device))
+    from acegit.engine.inference import Engine
+
+    return Engine.load(ref, device=device)
