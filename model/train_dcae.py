@@ -128,7 +128,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             run.log(
                 {
                     "step": step,
-                    "loss": float(np.mean(losses)),
+                    "loss": float(np.mean(losses[-args.log_every :])),
                     "l1": F.l1_loss(recon.detach(), mel).item(),
                     "lr": lr,
                     "latent_mean": stats[0],
