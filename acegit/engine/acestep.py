@@ -24,7 +24,6 @@ from acegit.errors import AcegitError
 Progress = Callable[[int, int], None]
 DTYPE = torch.float32  # the one compute dtype: the environment fingerprint says float32 for every backend
 DEFAULT_SHIFT = 3.0  # AceStepPipeline's default timestep shift, used when a track sets none
-MAX_DURATION = 600.0  # seconds, as the built-in engine
 # ACE-Step's metadata names a time signature by its beats per bar.
 TIME_SIGNATURES = {"2/4": "2", "3/4": "3", "4/4": "4", "6/8": "6"}
 PEAK_DBFS = -1.0  # the pipeline's own output normalisation, per track
@@ -33,12 +32,7 @@ INSTALL_HINT = "Install the optional backend: pip install 'acegit[ace-step]' (do
 
 def _check(r: GenerationRequest) -> None:
     """What the pipeline cannot honour is an error, never silently ignored (track parsing catches these first)."""
-    if not 0 < r.duration <= MAX_DURATION:
-        raise AcegitError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {r.duration}")
-    if r.steps < 1:
-        raise AcegitError(f"steps must be at least 1, got {r.steps}")
-    if r.guidance < 0:
-        raise AcegitError(f"guidance must be >= 0, got {r.guidance}")
+    r.check()
     if r.sampler != "euler":
         raise AcegitError(f"the ace-step backend samples with Euler only, not {r.sampler!r}")
     if r.negative_prompt.strip():
@@ -47,8 +41,6 @@ def _check(r: GenerationRequest) -> None:
         raise AcegitError("the ace-step backend takes no melody")
     if r.time_signature and r.time_signature not in TIME_SIGNATURES:
         raise AcegitError(f"time signature {r.time_signature!r} is not one of {', '.join(TIME_SIGNATURES)}")
-    if r.shift is not None and r.shift <= 0:
-        raise AcegitError(f"shift must be > 0, got {r.shift}")
 
 
 def _quiet_diffusers() -> None:

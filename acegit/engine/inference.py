@@ -22,7 +22,6 @@ from acegit.engine.vocoder import GriffinLim, Vocoder
 from acegit.errors import AcegitError
 
 Progress = Callable[[int, int], None]
-MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
 DTYPE = torch.float32  # the one compute dtype: part of the environment fingerprint
 LOOP_PAD = 4  # latent frames of wrap-around context on each side when decoding a loop (> the decoder's reach)
 LOOP_FOLD_SECONDS = 0.05  # cross-fade that hides Griffin-Lim's phase seam at a loop's start
@@ -76,14 +75,7 @@ def environment(device: str | torch.device = "auto") -> dict[str, Any]:
 
 
 def _check(r: GenerationRequest) -> None:
-    if not 0 < r.duration <= MAX_DURATION:
-        raise AcegitError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {r.duration}")
-    if r.steps < 1:
-        raise AcegitError(f"steps must be at least 1, got {r.steps}")
-    if r.guidance < 0:
-        raise AcegitError(f"guidance must be >= 0, got {r.guidance}")
-    if r.shift is not None and r.shift <= 0:
-        raise AcegitError(f"shift must be > 0, got {r.shift}")
+    r.check()
     if r.lyrics.strip():
         raise AcegitError("the built-in model cannot sing lyrics", hint="use a model with backend = 'ace-step'")
     sampling.get_sampler(r.sampler)

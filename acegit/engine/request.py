@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from acegit.errors import AcegitError
+
+MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
+
 
 @dataclass(frozen=True)
 class GenerationRequest:
@@ -24,3 +28,14 @@ class GenerationRequest:
     loop: bool = False  # seamless loop (accepted; the export stage handles loop points)
     lyrics: str = ""  # sung words: ace-step backend only; the built-in model refuses non-empty lyrics
     shift: float | None = None  # timestep-schedule shift; None means the model's own default
+
+    def check(self) -> None:
+        """The limits every engine shares; an engine adds what it alone cannot honour (track parsing checks first)."""
+        if not 0 < self.duration <= MAX_DURATION:
+            raise AcegitError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {self.duration}")
+        if self.steps < 1:
+            raise AcegitError(f"steps must be at least 1, got {self.steps}")
+        if self.guidance < 0:
+            raise AcegitError(f"guidance must be >= 0, got {self.guidance}")
+        if self.shift is not None and self.shift <= 0:
+            raise AcegitError(f"shift must be > 0, got {self.shift}")
