@@ -21,6 +21,7 @@ from acegit import __version__
 from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes
 from acegit.project import PROJECT_FILE, Project
+from acegit.render import SilentProgress
 from acegit.tags import LoopPoints, Provenance, tag_audio
 from acegit.track import Track, reject_unknown, toml_value
 
@@ -90,16 +91,7 @@ class ExportProgress(Protocol):
     def exported(self, result: ExportResult) -> None: ...
 
 
-class _Silent:
-    def batch(self, names: Sequence[str], steps: int) -> None:
-        pass
-
-    def step(self, done: int, total: int) -> None:
-        pass
-
-    def finished(self, outcome: Outcome) -> None:
-        pass
-
+class _Silent(SilentProgress):
     def exported(self, result: ExportResult) -> None:
         pass
 

@@ -68,7 +68,7 @@ class Progress(Protocol):
     def finished(self, outcome: Outcome) -> None: ...
 
 
-class _Silent:
+class SilentProgress:
     def batch(self, names: Sequence[str], steps: int) -> None:
         pass
 
@@ -333,7 +333,7 @@ def render_tracks(
 ) -> list[Outcome]:
     """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry."""
     _check_device(device)
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     outcomes: dict[str, Outcome] = {}
     for st in statuses:
         if st.state == FRESH and not force:  # status already knows: no need to parse the track again
@@ -453,7 +453,7 @@ def check_tracks(
 ) -> list[CheckResult]:
     """Re-render every selected track that has a lock file and compare; writes nothing."""
     _check_device(device)
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     results: dict[str, CheckResult] = {}
     engines = Engines(project, device)
     to_sample: dict[str, list[tuple[Track, Lock]]] = {}
