@@ -24,7 +24,7 @@ from acegit.engine.audio import log_mel
 from acegit.engine.checkpoint import build_model
 from acegit.engine.model import MusicModel
 from model.corpus.build import read_labels
-from model.training import EMA, RunDir, StopRequest
+from model.training import EMA, RunDir, StopRequest, add_run_args
 
 
 def set_latent_stats(model: MusicModel, mean: float, std: float) -> None:
@@ -163,18 +163,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     p.add_argument("--run", type=Path, default=Path("runs/dcae"))
     p.add_argument("--preset", default="tiny")
-    p.add_argument("--minutes", type=float, default=25.0, help="stop after this much wall time")
-    p.add_argument("--steps", type=int, default=10**9, help="stop at this total step count")
-    p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop-frames", type=int, default=256, help="mel frames per crop (256 = 2.97 s), a multiple of 8")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=20)
-    p.add_argument("--save-every", type=float, default=180.0, help="seconds between checkpoints")
-    p.add_argument("--smoke", action="store_true", help="a few steps on a few synthesised clips (CI)")
+    add_run_args(p, minutes=25.0, batch=16, lr=1e-3, warmup=200, log_every=20, save_every=180.0)
     return p
 
 

@@ -24,7 +24,7 @@ from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, single_conditions
 from acegit.engine.sampling import shift_sigmas
 from model.precompute import LATENT_INDEX, TEXT_INDEX
-from model.training import EMA, RunDir, StopRequest
+from model.training import EMA, RunDir, StopRequest, add_run_args
 
 
 @dataclass(frozen=True)
@@ -192,18 +192,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=Path("data/pre"))
     p.add_argument("--dcae", type=Path, default=Path("runs/dcae/ckpt"), help="DCAE checkpoint to start from")
     p.add_argument("--run", type=Path, default=Path("runs/dit"))
-    p.add_argument("--minutes", type=float, default=60.0)
-    p.add_argument("--steps", type=int, default=10**9)
-    p.add_argument("--batch", type=int, default=16)
     p.add_argument("--crop-frames", type=int, default=108, help="latent frames per crop (108 = 10 s)")
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--warmup", type=int, default=300)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=25)
-    p.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
-    p.add_argument("--smoke", action="store_true", help="a few steps on a few synthesised clips (CI)")
+    add_run_args(p, minutes=60.0, batch=16, lr=3e-4, warmup=300, log_every=25, save_every=300.0)
     return p
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import time
@@ -87,3 +88,20 @@ class StopRequest:
         """Give the signals back to their previous handlers (the run is over)."""
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+def add_run_args(
+    p: argparse.ArgumentParser, *, minutes: float, batch: int, lr: float, warmup: int, log_every: int, save_every: float
+) -> None:
+    """The options both recipes share (budget, optimiser, logging, checkpoints, smoke), with per-recipe defaults."""
+    p.add_argument("--minutes", type=float, default=minutes, help="stop after this much wall time")
+    p.add_argument("--steps", type=int, default=10**9, help="stop at this total step count")
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--warmup", type=int, default=warmup)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=log_every)
+    p.add_argument("--save-every", type=float, default=save_every, help="seconds between checkpoints")
+    p.add_argument("--smoke", action="store_true", help="a few steps on a few synthesised clips (CI)")
