@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from acegit import __version__
 from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes
+from acegit.loopseam import SeamReport, seam_report
 from acegit.project import PROJECT_FILE, Project
 from acegit.render import SilentProgress
 from acegit.tags import LoopPoints, Provenance, tag_audio
@@ -111,6 +112,7 @@ class ExportResult:
     loudness: float  # integrated, LUFS
     true_peak: float  # dBTP
     loop: LoopPoints | None
+    seam: SeamReport | None  # loop tracks: the seam measured on the written file (acegit/loopseam.py)
     source: str  # "cache", "snapshot" or "rendered"
     provenance: Provenance
     seconds: float
@@ -441,6 +443,15 @@ class Mastered:
     loudness: float
     true_peak: float
     loop: LoopPoints | None
+    seam: SeamReport | None
+
+
+def measure_seam(y: np.ndarray, sample_rate: int, track: Track) -> SeamReport | None:
+    """A loop file's seam against its hops and beats (acegit/loopseam.py); None if too short to measure."""
+    try:
+        return seam_report(y, sample_rate, beat=60.0 / track.bpm * sample_rate)
+    except ValueError:
+        return None
 
 
 def process(wave: np.ndarray, rate: int, track: Track, profile: ExportProfile) -> Mastered:
@@ -486,7 +497,8 @@ def process(wave: np.ndarray, rate: int, track: Track, profile: ExportProfile) -
         )
     frames = len(decoded)
     loop = LoopPoints(0, frames) if track.loop else None
-    return Mastered(data, out_rate, profile.channels, frames, loudness, tp, loop)
+    seam = measure_seam(decoded, out_rate, track) if track.loop else None
+    return Mastered(data, out_rate, profile.channels, frames, loudness, tp, loop, seam)
 
 
 # --- where the audio comes from ---------------------------------------------------------------------------------
@@ -637,6 +649,7 @@ def export_tracks(
                 loudness=m.loudness,
                 true_peak=m.true_peak,
                 loop=m.loop,
+                seam=m.seam,
                 source=source,
                 provenance=prov,
                 seconds=time.perf_counter() - start,

@@ -1,13 +1,15 @@
 """Seam of looped renders: 5 prompts rendered with loop = true, the seam metric of acegit/loopseam.py for each.
 
-Usage: python bench/bench_loop.py [--model tiny | --weights DIR | --random] [--bars 4] [--steps 20] [--device auto]
-                                  [--crossfade 0.1] [--json]
+Usage: python bench/bench_loop.py [--model tiny | --weights DIR | --random] [--bars 4] [--steps 20] [--seeds 1]
+                                  [--device auto] [--crossfade 0.1] [--json]
 
-For each prompt it renders the track twice from the same seed — loop = true and loop = false (the control) — decodes
-both, and measures the seam of the whole render taken as a loop (end joined to start), then of the export-side loop
+For each prompt (and seed) it renders the track twice — loop = true and loop = false (the control) — decodes both,
+and measures the seam of the whole render taken as a loop (end joined to start), then of the export-side loop
 (acegit/export.py: the tail after whole bars crossfaded into the head, `--crossfade` seconds). "Seamless" means the
-seam's spectral flux and level jump are within the 95th percentile of the track's own frame-to-frame variation.
-Issue 8's target: the raw loop = true seam is seamless on at least 4 of 5 prompts. Prints a markdown table (and JSON).
+seam's spectral flux and level jump are within the 95th percentile of the track's own frame-to-frame variation, at
+every hop or at every beat boundary inside the loop (the seam is a bar line; see acegit/loopseam.py); the table says
+which admitted it, and the summary also counts the hops alone. Issue 8's target: the raw loop = true seam is seamless
+on at least 4 of 5 prompts. Prints a markdown table (and JSON).
 Use trained weights: a random DiT's output layer is zero, so `--random` renders decoded noise (a smoke test).
 """
 
@@ -20,6 +22,8 @@ import tempfile
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+
+from acegit.loopseam import SeamReport
 
 PROMPTS = (
     ("calm solo piano, gentle arpeggios", 90.0, "C major"),
@@ -46,6 +50,50 @@ def _engine(args: argparse.Namespace) -> tuple[object, str]:
     return Engine.load(resolve_model(args.model, {}), device=args.device), f"built-in {args.model}"
 
 
+def _measure(engine, profile, args, prompt: str, bpm: float, key: str, seed: int) -> dict:  # type: ignore[no-untyped-def]
+    """Render one prompt as a loop and as the control; the seam figures of each, against beats and against hops."""
+    from acegit.engine.request import GenerationRequest
+    from acegit.export import loop_body
+    from acegit.loopseam import seam_report
+    from acegit.track import Track
+
+    rate = engine.sample_rate
+    duration = round(args.bars * 4 * 60.0 / bpm, 3)  # whole bars: the engine renders one period of the loop
+    req = GenerationRequest(
+        prompt=prompt,
+        negative_prompt="",
+        seed=seed,
+        duration=duration,
+        bpm=bpm,
+        key=key,
+        time_signature="4/4",
+        steps=args.steps,
+        guidance=4.0,
+        sampler="euler",
+        melody=None,
+        loop=True,
+    )
+    num, beat = round(duration * rate), 60.0 / bpm * rate
+    waves = {}
+    for loop in (True, False):
+        (latent,) = engine.generate([replace(req, loop=loop)])
+        waves[loop] = engine.decode(latent, num_samples=num, loop=loop)
+    track = Track("bench", Path("bench.toml"), prompt, seed, duration=duration, bpm=bpm, loop=True)
+    faded = loop_body(waves[True], rate, track, profile)
+    return {
+        "prompt": prompt,
+        "seed": seed,
+        "bpm": bpm,
+        "loop": seam_report(waves[True], rate, beat=beat),
+        "control": seam_report(waves[False], rate, beat=beat),
+        "crossfaded": seam_report(faded, rate, beat=beat),
+    }
+
+
+def _verdict(r: SeamReport) -> str:
+    return f"yes ({r.reference})" if r.seamless else "no"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     src = ap.add_mutually_exclusive_group()
@@ -54,84 +102,54 @@ def main() -> None:
     src.add_argument("--random", action="store_true", help="a randomly initialised tiny model (smoke test)")
     ap.add_argument("--bars", type=int, default=4, help="track length in bars of 4/4")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=1, help="seeds per prompt (1000 + 10 × seed + prompt index)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--crossfade", type=float, default=0.1, help="export-side loop crossfade, seconds")
     ap.add_argument("--json", action="store_true", help="also print the rows as JSON")
     args = ap.parse_args()
 
-    from acegit.engine.request import GenerationRequest
-    from acegit.export import loop_body, parse_profile
-    from acegit.loopseam import seam_report
-    from acegit.track import Track
+    from acegit.export import parse_profile
 
     engine, what = _engine(args)
     rate = engine.sample_rate  # type: ignore[attr-defined]
     profile = parse_profile("bench", {"loop_trim": "bars", "loop_crossfade": args.crossfade})
     rows = []
     start = time.perf_counter()
-    for i, (prompt, bpm, key) in enumerate(PROMPTS):
-        duration = args.bars * 4 * 60.0 / bpm  # whole bars: the engine renders one period of the loop
-        req = GenerationRequest(
-            prompt=prompt,
-            negative_prompt="",
-            seed=1000 + i,
-            duration=round(duration, 3),
-            bpm=bpm,
-            key=key,
-            time_signature="4/4",
-            steps=args.steps,
-            guidance=4.0,
-            sampler="euler",
-            melody=None,
-            loop=True,
-        )
-        num = round(req.duration * rate)
-        waves = {}
-        for loop in (True, False):
-            (latent,) = engine.generate([replace(req, loop=loop)])  # type: ignore[attr-defined]
-            waves[loop] = engine.decode(latent, num_samples=num, loop=loop)  # type: ignore[attr-defined]
-        track = Track("bench", Path("bench.toml"), prompt, req.seed, duration=req.duration, bpm=bpm, loop=True)
-        looped, control = seam_report(waves[True], rate), seam_report(waves[False], rate)
-        faded = seam_report(loop_body(waves[True], rate, track, profile), rate)
-        rows.append(
-            {
-                "prompt": prompt,
-                "bpm": bpm,
-                "loop": asdict(looped),
-                "control": asdict(control),
-                "crossfaded": asdict(faded),
-                "seamless": looped.seamless,
-                "control_seamless": control.seamless,
-                "crossfaded_seamless": faded.seamless,
-            }
-        )
+    for k in range(args.seeds):
+        for i, (prompt, bpm, key) in enumerate(PROMPTS):
+            rows.append(_measure(engine, profile, args, prompt, bpm, key, seed=1000 + 10 * k + i))
     elapsed = time.perf_counter() - start
 
     print(
-        f"Model: {what}; {args.bars} bars of 4/4 per prompt, {args.steps} steps, {rate} Hz; "
-        f"{platform.machine()} {platform.system()}; {elapsed:.0f} s for 10 renders.\n"
+        f"Model: {what}; {args.bars} bars of 4/4 per prompt, {args.steps} steps, {args.seeds} seed(s), {rate} Hz; "
+        f"{platform.machine()} {platform.system()}; {elapsed:.0f} s for {2 * len(rows)} renders.\n"
     )
     print(
-        "| prompt | loop=true: flux dB (p95) | level jump dB (p95) | seamless | loop=false: flux / level "
-        "| seamless | + crossfade: flux / level | seamless |"
+        "| prompt | seed | loop=true: seam flux / level jump dB | p95 at hops | p95 at beats | seamless "
+        "| loop=false: seamless | + crossfade: seamless |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        lp, ct, cf = r["loop"], r["control"], r["crossfaded"]
+    for row in rows:
+        lp, hops, beats = row["loop"], row["loop"].hops, row["loop"].beats
+        at_beats = f"{beats.flux_p95_db:.2f} / {beats.level_p95_db:.2f}" if beats else "—"
         print(
-            f"| {r['prompt']} | {lp['flux_db']:.2f} ({lp['flux_p95_db']:.2f}) "
-            f"| {lp['level_jump_db']:.2f} ({lp['level_p95_db']:.2f}) | {'yes' if r['seamless'] else 'no'} "
-            f"| {ct['flux_db']:.2f} / {ct['level_jump_db']:.2f} | {'yes' if r['control_seamless'] else 'no'} "
-            f"| {cf['flux_db']:.2f} / {cf['level_jump_db']:.2f} | {'yes' if r['crossfaded_seamless'] else 'no'} |"
+            f"| {row['prompt']} | {row['seed']} | {lp.flux_db:.2f} / {lp.level_jump_db:.2f} "
+            f"| {hops.flux_p95_db:.2f} / {hops.level_p95_db:.2f} | {at_beats} | {_verdict(lp)} "
+            f"| {_verdict(row['control'])} | {_verdict(row['crossfaded'])} |"
         )
     n = len(rows)
+
+    def count(key: str, hops_only: bool = False) -> str:
+        ok = [(r[key].reference == "hops") if hops_only else r[key].seamless for r in rows]
+        return f"{sum(ok)}/{n}"
+
     print(
-        f"\nseamless: loop=true {sum(r['seamless'] for r in rows)}/{n}, "
-        f"loop=false {sum(r['control_seamless'] for r in rows)}/{n}, "
-        f"loop=true + {args.crossfade:g} s crossfade {sum(r['crossfaded_seamless'] for r in rows)}/{n}"
+        f"\nseamless (at hops alone): loop=true {count('loop')} ({count('loop', True)}), "
+        f"loop=false {count('control')} ({count('control', True)}), "
+        f"loop=true + {args.crossfade:g} s crossfade {count('crossfaded')} ({count('crossfaded', True)})"
     )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([{k: asdict(v) if isinstance(v, SeamReport) else v for k, v in r.items()} for r in rows]))
 
 
 if __name__ == "__main__":

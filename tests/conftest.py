@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,10 @@ def cache_render(project: Project, name: str, wave: Any = None, sample_rate: int
     lock = build_lock(track, model, np.zeros((8, 16, 4), np.float32), env, AudioStats.of(wave, sample_rate))
     buf = io.BytesIO()
     sf.write(buf, wave, sample_rate, format="WAV", subtype="FLOAT")
-    RenderCache(project.cache_dir).put(
-        cache_key(lock.input.fingerprint, env.fingerprint), dumps_lock(lock).encode(), buf.getvalue()
-    )
+    cache, key = RenderCache(project.cache_dir), cache_key(lock.input.fingerprint, env.fingerprint)
+    if (old := cache.get(key)) is not None:  # an existing entry wins a put: replace it, so `wave` is what is cached
+        shutil.rmtree(old.path)
+    cache.put(key, dumps_lock(lock).encode(), buf.getvalue())
     path = lock_path(track.path)
     write_lock(path, lock)
     return path

@@ -259,6 +259,12 @@ def test_exports_are_reproducible_and_seamless_loops_stay_seamless(
     (r,) = export_tracks(p, "raw", ["loopy"])
     y, rate = sf.read(str(r.path))
     assert seam_report(y, rate).seamless
+    # The exporter measures the written file's seam itself, against its hops and beats (8 at 120 BPM in 4.2 s).
+    assert r.seam is not None and r.seam.seamless and r.seam.beats is not None and r.seam.beats.count == 7
+    cache_render(p, "loopy", periodic * np.linspace(1.0, 0.01, len(t)).astype(np.float32))  # fades out, loops back loud
+    (r,) = export_tracks(p, "raw", ["loopy"])
+    assert r.seam is not None and not r.seam.seamless and r.seam.level_jump_db > 20
+    assert all(r.seam is None for r in export_tracks(p, "raw", ["boss"]))
 
 
 def test_dirty_flag_and_no_git(eproject: Project) -> None:

@@ -15,9 +15,12 @@ from acegit.cli import app
 from acegit.cli.progress import BarProgress, LineProgress
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from acegit.export import ExportResult
+    from acegit.loopseam import Reference, SeamReport
     from acegit.render import Outcome
 
 
@@ -50,6 +53,8 @@ def _table(results: list[ExportResult], elapsed: float) -> object:
         table.add_column(col, overflow="fold")  # a narrow terminal wraps paths instead of cutting them
     for r in results:
         loop = f"{r.loop.start}–{r.loop.end}" if r.loop else ""
+        if r.seam is not None:
+            loop += " seamless" if r.seam.seamless else " [yellow]seam stands out[/]"
         table.add_row(
             escape(r.track),
             escape(r.profile),
@@ -63,6 +68,34 @@ def _table(results: list[ExportResult], elapsed: float) -> object:
             r.source,
         )
     return table
+
+
+def _seam_json(seam: SeamReport, num: Callable[[float], float | str]) -> dict[str, object]:
+    def ref(r: Reference | None) -> dict[str, object] | None:
+        return None if r is None else {"flux_p95_db": num(r.flux_p95_db), "level_p95_db": num(r.level_p95_db)}
+
+    return {
+        "seamless": seam.seamless,
+        "flux_db": num(seam.flux_db),
+        "level_jump_db": num(seam.level_jump_db),
+        "hops": ref(seam.hops),
+        "beats": ref(seam.beats),
+    }
+
+
+def _warn_seams(err: Console, results: list[ExportResult]) -> None:
+    """A loop whose seam stands out from the track's own variation: say so, and what to try."""
+    from rich.markup import escape
+
+    for r in results:
+        if r.seam is not None and not r.seam.seamless:
+            s, usual = r.seam, r.seam.beats or r.seam.hops
+            err.print(
+                f"warning: {escape(r.shown)}: the loop seam stands out (spectral flux {s.flux_db:.1f} dB, level jump "
+                f"{s.level_jump_db:.1f} dB; {usual.flux_p95_db:.1f} / {usual.level_p95_db:.1f} dB at its "
+                f"{'beats' if s.beats else 'hops'}). Try another seed or more bars; for a render not generated as a "
+                f"loop (the ace-step backend), set loop_crossfade (e.g. 0.05) in [export.{escape(r.profile)}]."
+            )
 
 
 def export_json(results: list[ExportResult], elapsed: float) -> dict[str, object]:
@@ -88,6 +121,7 @@ def export_json(results: list[ExportResult], elapsed: float) -> dict[str, object
                 "loudness": num(r.loudness),
                 "true_peak": num(r.true_peak),
                 "loop": None if r.loop is None else {"start": r.loop.start, "length": r.loop.length},
+                "seam": None if r.seam is None else _seam_json(r.seam, num),
                 "source": r.source,
                 "commit": r.provenance.commit,
                 "dirty": r.provenance.dirty,
@@ -128,6 +162,7 @@ def export(
     with getattr(progress, "bars", None) or contextlib.nullcontext():
         results = export_tracks(project, profile, tracks or (), out=out, device=device, progress=progress)
     elapsed = time.perf_counter() - start
+    _warn_seams(err, results)
     if as_json:
         typer.echo(json.dumps(export_json(results, elapsed), indent=2, ensure_ascii=False))
     elif not results:

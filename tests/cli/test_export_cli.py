@@ -56,6 +56,13 @@ def test_export_json_then_trace(gproject: Project, cli: Callable[..., Result]) -
     assert loopy["loop"] == {"start": 0, "length": 4 * 44100} and by_track["boss"]["loop"] is None
     assert abs(loopy["loudness"] + 16.0) <= 0.5 and loopy["true_peak"] <= -1.0
     assert loopy["commit"] == head and loopy["dirty"] is False and loopy["source"] == "cache"
+    seam = loopy["seam"]
+    assert isinstance(seam["seamless"], bool) and by_track["boss"]["seam"] is None
+    admitted = [
+        seam["flux_db"] <= ref["flux_p95_db"] + 0.1 and seam["level_jump_db"] <= ref["level_p95_db"] + 0.1
+        for ref in (seam["hops"], seam["beats"])  # 4 s at 120 BPM: 8 beats
+    ]
+    assert seam["seamless"] == any(admitted)
 
     shown = _ok(cli("trace", "build/export/game/loopy.ogg")).stdout
     assert head[:12] in shown and '"tracks"' in shown and "loopy (seed 5)" in shown and "current" in shown
@@ -76,6 +83,26 @@ def test_table_output_and_named_tracks(gproject: Project, cli: Callable[..., Res
     assert "build/export/game/loopy.ogg" in result.stdout and "0–176400" in result.stdout
     assert "exported  build/export/game/loopy.ogg" in result.stderr  # plain progress lines off a terminal
     assert [p.name for p in _files(gproject.root) if p.is_file()] == ["loopy.ogg"]
+
+
+def test_a_loop_whose_seam_stands_out_is_named(
+    gproject: Project, cli: Callable[..., Result], cache_render: Callable[..., Path]
+) -> None:
+    import numpy as np
+
+    t = np.arange(4 * 22050) / 22050
+    fading = 0.3 * np.sin(2 * np.pi * 250.0 * t) * np.linspace(1.0, 0.01, len(t))  # loops back from quiet to loud
+    cache_render(gproject, "loopy", fading.astype(np.float32))
+    result = _ok(cli("export", "loopy"))  # the file is written: a warning, not an error
+    assert "seam stands out" in result.stdout
+    assert "warning: build/export/game/loopy.ogg: the loop seam stands out" in result.stderr
+    assert "loop_crossfade" in result.stderr
+    # Two bars of a one-bar figure, a note on each beat (120 BPM): the seam is a bar line like the one inside.
+    beat = np.arange(22050 // 2) / 22050
+    notes = [0.3 * np.sin(2 * np.pi * f * beat) * np.exp(-beat / 0.3) for f in (220.0, 277.2, 329.6, 440.0) * 2]
+    cache_render(gproject, "loopy", np.concatenate(notes).astype(np.float32))
+    result = _ok(cli("export", "loopy"))
+    assert "seamless" in result.stdout and "warning" not in result.stderr
 
 
 @pytest.mark.parametrize(
