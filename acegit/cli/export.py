@@ -90,12 +90,13 @@ def _warn_seams(err: Console, results: list[ExportResult]) -> None:
     for r in results:
         if r.seam is not None and not r.seam.seamless:
             s, usual = r.seam, r.seam.beats or r.seam.hops
-            err.print(
-                f"warning: {escape(r.shown)}: the loop seam stands out (spectral flux {s.flux_db:.1f} dB, level jump "
+            message = (
+                f"warning: {r.shown}: the loop seam stands out (spectral flux {s.flux_db:.1f} dB, level jump "
                 f"{s.level_jump_db:.1f} dB; {usual.flux_p95_db:.1f} / {usual.level_p95_db:.1f} dB at its "
                 f"{'beats' if s.beats else 'hops'}). Try another seed or more bars; for a render not generated as a "
-                f"loop (the ace-step backend), set loop_crossfade (e.g. 0.05) in [export.{escape(r.profile)}]."
+                f"loop (the ace-step backend), set loop_crossfade (e.g. 0.05) in [export.{r.profile}]."
             )
+            err.print(escape(message))
 
 
 def export_json(results: list[ExportResult], elapsed: float) -> dict[str, object]:

@@ -96,7 +96,7 @@ def test_a_loop_whose_seam_stands_out_is_named(
     result = _ok(cli("export", "loopy"))  # the file is written: a warning, not an error
     assert "seam stands out" in result.stdout
     assert "warning: build/export/game/loopy.ogg: the loop seam stands out" in result.stderr
-    assert "loop_crossfade" in result.stderr
+    assert "set loop_crossfade (e.g. 0.05) in [export.game]" in " ".join(result.stderr.split())
     # Two bars of a one-bar figure, a note on each beat (120 BPM): the seam is a bar line like the one inside.
     beat = np.arange(22050 // 2) / 22050
     notes = [0.3 * np.sin(2 * np.pi * f * beat) * np.exp(-beat / 0.3) for f in (220.0, 277.2, 329.6, 440.0) * 2]
