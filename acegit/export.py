@@ -59,7 +59,6 @@ OVERSAMPLE = 4  # true peak = peak of the 4x oversampled signal (BS.1770-4 Annex
 LOUDNESS_TOLERANCE = 0.05  # LU: how close mastering iterates to the target
 _MAX_PASSES = 8
 _SUBTYPES = {("wav", 16): "PCM_16", ("wav", 24): "PCM_24", ("flac", 16): "PCM_16", ("flac", 24): "PCM_24"}
-_BEATS_PER_BAR = {"2/4": 2, "3/4": 3, "4/4": 4, "6/8": 6}  # a beat is one BPM tick, as the engine counts it
 
 CACHE, SNAPSHOT, RENDERED = "cache", "snapshot", "rendered"
 
@@ -258,14 +257,9 @@ def target_path(folder: Path, profile: ExportProfile, track: str, project: Proje
 # --- signal processing ------------------------------------------------------------------------------------------
 
 
-def bar_seconds(track: Track) -> float:
-    """One bar of the track: beats per bar (the time signature's numerator) at its BPM."""
-    return _BEATS_PER_BAR[track.time_signature] * 60.0 / track.bpm
-
-
 def check_loop(track: Track, profile: ExportProfile, shown: str) -> None:
     """A loop needs at least one bar after the crossfade tail; said before anything is written."""
-    bar = bar_seconds(track)
+    bar = track.bar_seconds
     usable = track.duration - profile.loop_crossfade
     if usable < bar - 1e-9:
         extra = f" plus the {profile.loop_crossfade:g} s loop_crossfade" if profile.loop_crossfade else ""
@@ -284,7 +278,7 @@ def loop_body(wave: np.ndarray, sample_rate: int, track: Track, profile: ExportP
 
     xfade = round(profile.loop_crossfade * sample_rate)
     if profile.loop_trim == "bars":
-        bar = bar_seconds(track) * sample_rate
+        bar = track.bar_seconds * sample_rate
         bars = math.floor((len(wave) - xfade) / bar + 1e-9)
         length = round(bars * bar)
     else:

@@ -90,6 +90,7 @@ class Outcome:
     lock: str | None = None
     fingerprint: str | None = None
     lock_changed: bool = False
+    warning: str | None = None  # e.g. a loop that does not hold whole bars (Track.uneven_loop)
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,12 @@ def _load_valid(project: Project, statuses: Sequence[TrackStatus]) -> list[Track
 
 
 # --- engine plumbing -------------------------------------------------------------------------------------------
+
+
+def _warning(project: Project, track: Track, ref: ModelRef) -> str | None:
+    """What a user should know about a render that is not an error: a built-in loop that is not whole bars."""
+    note = track.uneven_loop() if ref.backend == "builtin" else None
+    return f"{project.display(track.path)}: {note}" if note else None
 
 
 def request_for(track: Track) -> GenerationRequest:
@@ -361,6 +368,7 @@ def render_tracks(
                 project.display(lock_path(track.path)),
                 fp,
                 changed,
+                _warning(project, track, engines.ref(track.model)),
             )
             outcomes[track.name] = o
             progress.finished(o)

@@ -106,6 +106,37 @@ class Track:
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
 
+    @property
+    def beats_per_bar(self) -> int:
+        """The time signature's numerator: a beat is one BPM tick, as the engine counts beats."""
+        return int(self.time_signature.split("/")[0])
+
+    @property
+    def bar_seconds(self) -> float:
+        return self.beats_per_bar * 60.0 / self.bpm
+
+    def uneven_loop(self) -> str | None:
+        """For a loop whose duration is not a whole number of bars: what the built-in engine makes of it, and the fix.
+
+        The engine renders a loop as whole bars (so its beat and bar phase wrap), at the tempo that fits them into the
+        duration; that tempo is not the track's unless the duration holds whole bars (within 1% of a bar).
+        """
+        if not self.loop:
+            return None
+        from acegit.engine.request import loop_bars
+
+        bars = self.duration / self.bar_seconds
+        whole = loop_bars(self.duration, self.bpm, self.beats_per_bar)
+        if abs(bars - whole) <= 0.01:
+            return None
+        shorter, longer = max(1, math.floor(bars)), math.ceil(bars)
+        return (
+            f"loop = true but duration = {_fmt_num(self.duration)} s holds {bars:.2f} bars at {_fmt_num(self.bpm)} "
+            f"BPM in {self.time_signature}: the loop renders as {whole} whole bar{'s' * (whole != 1)} at "
+            f"{self.bpm * whole / bars:.1f} BPM. For {_fmt_num(self.bpm)} BPM, set duration = "
+            f"{_fmt_num(round(shorter * self.bar_seconds, 3))} or {_fmt_num(round(longer * self.bar_seconds, 3))}."
+        )
+
     def render_fields(self) -> dict[str, Any]:
         """The fields that decide the rendered audio, in canonical order."""
         return {f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) is not None}

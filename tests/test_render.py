@@ -218,3 +218,36 @@ def test_compare_latents_figures() -> None:
     b[0, 0, 0] += 0.1
     max_abs, snr = compare_latents(b, a)
     assert max_abs == pytest.approx(0.1, rel=1e-5) and snr == pytest.approx(10 * np.log10(16 / 0.01), rel=1e-4)
+
+
+def test_a_loop_of_uneven_bars_renders_with_a_warning(rproject: Project, cli: Callable[..., Result]) -> None:
+    _ok(
+        cli(
+            "add",
+            "even",
+            "--prompt",
+            "calm loop",
+            "--seed",
+            "1",
+            "--duration",
+            "4",
+            "--bpm",
+            "120",
+            "--loop",
+            *FAST[2:],
+        )
+    )
+    _ok(
+        cli(
+            "add", "odd", "--prompt", "calm loop", "--seed", "1", "--duration", "3", "--bpm", "120", "--loop", *FAST[2:]
+        )
+    )
+    result = _ok(cli("render", "--json"))
+    by_name = {t["name"]: t for t in json.loads(result.stdout)["tracks"]}
+    assert by_name["even"]["warning"] is None  # 4 s at 120 BPM: 2 whole bars
+    expected = (
+        "tracks/odd.toml: loop = true but duration = 3 s holds 1.50 bars at 120 BPM in 4/4: the loop renders as "
+        "2 whole bars at 160.0 BPM. For 120 BPM, set duration = 2 or 4."
+    )
+    assert by_name["odd"]["warning"] == expected
+    assert f"warning: {expected}" in " ".join(result.stderr.split())

@@ -85,3 +85,19 @@ def test_error_names_file_and_field(project: Project) -> None:
         load_track(_write(project, "boss", 'prompt = "p"\nseed = 1\nbpm = 900\n'), project)
     assert str(info.value) == "tracks/boss.toml: bpm = 900 is out of range 20–300"
     assert info.value.field == "bpm" and info.value.path == "tracks/boss.toml"
+
+
+def test_uneven_loop_names_the_tempo_it_renders_at_and_the_fix() -> None:
+    from acegit.track import Track
+
+    def note(duration: float, bpm: float = 120.0, ts: str = "4/4", loop: bool = True) -> str | None:
+        return Track(
+            "t", Path("t.toml"), "p", 1, duration=duration, bpm=bpm, time_signature=ts, loop=loop
+        ).uneven_loop()
+
+    assert note(8.0) is None and note(8.01) is None and note(9.0, loop=False) is None  # whole bars (within 1%)
+    assert note(9.0) == (
+        "loop = true but duration = 9 s holds 4.50 bars at 120 BPM in 4/4: the loop renders as 5 whole bars at "
+        "133.3 BPM. For 120 BPM, set duration = 8 or 10."
+    )
+    assert "renders as 1 whole bar at 80.0 BPM" in (note(2.25, bpm=90.0, ts="3/4") or "")  # 1.125 bars of 3/4

@@ -82,6 +82,7 @@ def render(
 ) -> None:
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
     from rich.console import Console
+    from rich.markup import escape
 
     from acegit.project import find_project
     from acegit.render import check_tracks, parse_shard, render_tracks, select_tracks
@@ -122,6 +123,9 @@ def render(
             progress=progress,
         )
     elapsed = time.perf_counter() - start
+    for o in outcomes:
+        if o.warning:
+            err.print(escape(f"warning: {o.warning}"))
     if as_json:
         typer.echo(json.dumps(_render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
     elif not outcomes:
@@ -148,6 +152,7 @@ def _render_json(outcomes: list[Outcome], elapsed: float) -> dict[str, object]:
                 "lock": o.lock,
                 "lock_changed": o.lock_changed,
                 "fingerprint": o.fingerprint,
+                "warning": o.warning,
             }
             for o in outcomes
         ],

@@ -16,7 +16,7 @@ from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signature, single_conditions
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
-from acegit.engine.request import GenerationRequest
+from acegit.engine.request import GenerationRequest, loop_bars
 from acegit.engine.text import TextEncoder
 from acegit.engine.vocoder import GriffinLim, Vocoder
 from acegit.errors import AcegitError
@@ -146,9 +146,8 @@ class Engine:
         if r.bpm <= 0:
             return r.bpm
         beats_per_bar = parse_time_signature(r.time_signature)[0] if r.time_signature else 4
-        seconds = self.loop_frames(r.duration) / self.latent_rate
-        bars = max(1, round(seconds * r.bpm / 60.0 / beats_per_bar))
-        return bars * beats_per_bar * 60.0 / seconds
+        seconds = self.loop_frames(r.duration) / self.latent_rate  # the latent period
+        return loop_bars(r.duration, r.bpm, beats_per_bar) * beats_per_bar * 60.0 / seconds
 
     def conditions(self, r: GenerationRequest) -> tuple[Conditions, Conditions]:
         """The conditional and the guidance (negative / null prompt) conditions of one request, batch of one."""

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from acegit.errors import AcegitError
 
 MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
+
+
+def loop_bars(duration: float, bpm: float, beats_per_bar: int) -> int:
+    """The whole bars a loop renders as: the number its duration holds at its BPM, rounded half up, at least one."""
+    return max(1, math.floor(duration * bpm / 60.0 / beats_per_bar + 0.5))
 
 
 @dataclass(frozen=True)
