@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 WORKTREE = "working tree"
 ADDED, REMOVED, RENAMED, MODIFIED, UNCHANGED = "added", "removed", "renamed", "modified", "unchanged"
 IDENTICAL, DRIFT, CHANGED, DIFFERENT = "identical", "tiny numerical drift", "changed", "entirely different"
+OTHER_MODEL = "another model"  # latents of different shapes (the track moved between models): only audio compares
 
 # A second counts as changed when its relative latent change (docs/diff.md) exceeds this: ≈ the 20 dB SNR that
 # `render --check` tolerates across device classes, since 10**(-20/20) / sqrt(2) = 0.0707.
@@ -875,38 +876,49 @@ def compare_versions(
     same = la.latent.sha256 == lb.latent.sha256 and la.latent.shape == lb.latent.shape
     za = decode_latent(la)
     zb = za if same else decode_latent(lb)
-    if za.shape[:-1] != zb.shape[:-1]:
-        d.problems.append(f"{name}: latents of shapes {za.shape} and {zb.shape} come from different models")
-        d.verdict = DIFFERENT
+    if za.shape[:-1] != zb.shape[:-1]:  # the track moved to another model: its latent space is another one
+        d.verdict = OTHER_MODEL
+        if decoder is not None and decode:
+            _compare_waves(d, decoder, la, lb, a, b, keep_waves)
         return d
     rate = decoder.frame_rate(la) if decoder else frame_rate_of(la)
-    if not decode:
-        decoder = None
     d.latent = compare_latents(za, zb, rate, identical=same)
     d.verdict = verdict(d.latent)
     if status == MODIFIED and same and not d.params:
         d.status = UNCHANGED
-    if decoder is not None and not same:
-        try:
-            wa, sra = decoder.wave(la, a.label if a else name, _loop(a))
-            wb, srb = decoder.wave(lb, b.label if b else name, _loop(b))
-        except AcegitError as e:
-            d.problems.append(str(e))
-        else:
-            if sra == srb:
-                d.audio = compare_audio(wa, wb, sra)
-                d.sample_rate = sra
-                if keep_waves:
-                    d.wave_a, d.wave_b = np.asarray(wa), np.asarray(wb)
-            else:
-                d.problems.append(f"{name}: sample rates differ ({sra} Hz vs {srb} Hz); audio not compared")
-    elif decoder is not None and keep_waves:
+    if decoder is None or not decode:
+        return d
+    if not same:
+        _compare_waves(d, decoder, la, lb, a, b, keep_waves)
+    elif keep_waves:
         try:
             wa, d.sample_rate = decoder.wave(la, a.label if a else name, _loop(a))
             d.wave_a = d.wave_b = np.asarray(wa)
         except AcegitError as e:
             d.problems.append(str(e))
     return d
+
+
+def _compare_waves(
+    d: TrackDiff, decoder: Decoder, la: Lock, lb: Lock, a: Version | None, b: Version | None, keep_waves: bool
+) -> None:
+    """Decode both snapshots and compare the audio; B is resampled to A's rate when the models' rates differ."""
+    import numpy as np
+
+    try:
+        wa, sra = decoder.wave(la, a.label if a else d.name, _loop(a))
+        wb, srb = decoder.wave(lb, b.label if b else d.name, _loop(b))
+    except AcegitError as e:
+        d.problems.append(str(e))
+        return
+    if srb != sra:
+        import soxr
+
+        wb = soxr.resample(np.asarray(wb, np.float32), srb, sra)
+    d.audio = compare_audio(wa, wb, sra)
+    d.sample_rate = sra
+    if keep_waves:
+        d.wave_a, d.wave_b = np.asarray(wa), np.asarray(wb)
 
 
 def _loop(v: Version | None) -> bool:

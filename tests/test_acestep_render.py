@@ -158,8 +158,16 @@ def test_weights_path_from_the_environment(
 
 
 def test_switching_backend_reads_as_model_changed(
-    project: Project, tiny_pipeline: Path, env: dict[str, str], cli: Callable[..., Result], render_fake: Callable
+    project: Project,
+    tiny_pipeline: Path,
+    tiny_checkpoint: Path,
+    env: dict[str, str],
+    cli: Callable[..., Result],
+    render_fake: Callable,
 ) -> None:
+    shutil.rmtree(project.root / "weights" / "test")  # a decodable built-in model (random tiny) for side A
+    shutil.copytree(tiny_checkpoint, project.root / "weights" / "test")
+    project = load_project(project.root)
     (project.tracks_dir / "boss.toml").write_text('prompt = "boss"\nseed = 1\nduration = 2.0\nsteps = 2\n')
     render_fake(project, "boss")  # a snapshot made by the built-in backend ("test" model)
     project = _with_ace_step(project, tiny_pipeline)
@@ -171,10 +179,14 @@ def test_switching_backend_reads_as_model_changed(
     (boss,) = [t for t in status["tracks"] if t["name"] == "boss"]
     assert boss["state"] == "stale" and boss["reasons"] == ["model changed"]
     _ok(cli("render", "boss"))
-    # The diff says so: the model parameter, and latents that cannot be compared (docs/diff.md: a problem, exit 1).
-    (changed,) = json.loads(cli("diff", "--no-audio", "--json").stdout)["tracks"]
+    # The diff says so: the model parameter; latents of two models do not compare, their decoded audio does (B is
+    # resampled to A's rate when the models' rates differ).
+    (changed,) = json.loads(_ok(cli("diff", "--no-audio", "--json")).stdout)["tracks"]
     assert {"field": "model", "old": "test", "new": MODEL} in changed["params"]
-    assert changed["verdict"] == "entirely different" and "different models" in changed["problems"][0]
+    assert changed["verdict"] == "another model" and changed["problems"] == [] and changed["latent"] is None
+    (changed,) = json.loads(_ok(cli("diff", "--json")).stdout)["tracks"]
+    assert changed["verdict"] == "another model" and changed["audio"]["lsd_db"] > 0
+    assert "another model" in _ok(cli("diff")).stdout
 
 
 def test_diff_and_show_decode_with_the_ace_step_vae(
