@@ -64,6 +64,18 @@ def input_fingerprint_of(source: str, model: ModelRef) -> str:
     return _digest(input_fields(source, model))
 
 
-def environment_fingerprint(device_class: str, torch: str, dtype: str, deterministic: bool) -> str:
-    """Identifies the numeric environment; renders with equal fingerprints must agree bit for bit."""
-    return _digest({"device_class": device_class, "torch": torch, "dtype": dtype, "deterministic": deterministic})
+def environment_fingerprint(device_class: str, torch: str, dtype: str, deterministic: bool, libraries: str = "") -> str:
+    """Identifies the numeric environment; renders with equal fingerprints must agree bit for bit.
+
+    `libraries` names the versions of the libraries a backend runs on besides torch ("diffusers 0.42.1, transformers
+    5.24.0" for ace-step); it is left out of the digest when empty, so built-in fingerprints do not depend on it.
+    """
+    fields: dict[str, Any] = {
+        "device_class": device_class,
+        "torch": torch,
+        "dtype": dtype,
+        "deterministic": deterministic,
+    }
+    if libraries:
+        fields["libraries"] = libraries
+    return _digest(fields)

@@ -54,13 +54,20 @@ class LockEnvironment:
     dtype: str
     deterministic: bool
     acegit: str
+    libraries: str = ""  # a backend's libraries besides torch, e.g. "diffusers 0.42.1, transformers 5.24.0"
 
     @classmethod
     def make(
-        cls, device_class: str, torch: str, dtype: str, deterministic: bool, acegit: str = __version__
+        cls,
+        device_class: str,
+        torch: str,
+        dtype: str,
+        deterministic: bool,
+        acegit: str = __version__,
+        libraries: str = "",
     ) -> LockEnvironment:
-        fp = environment_fingerprint(device_class, torch, dtype, deterministic)
-        return cls(fp, device_class, torch, dtype, deterministic, acegit)
+        fp = environment_fingerprint(device_class, torch, dtype, deterministic, libraries)
+        return cls(fp, device_class, torch, dtype, deterministic, acegit, libraries)
 
 
 @dataclass(frozen=True)
@@ -213,6 +220,7 @@ def lock_to_dict(lock: Lock) -> dict[str, Any]:
             "dtype": e.dtype,
             "deterministic": e.deterministic,
             "acegit": e.acegit,
+            **({"libraries": e.libraries} if e.libraries else {}),
         },
         "audio": {"duration": a.duration, "sample_rate": a.sample_rate, "peak": a.peak, "rms": a.rms},
         "latent": {
@@ -336,6 +344,7 @@ def read_lock(path: Path, shown: str | None = None) -> Lock:
         e.get("dtype", str),
         e.get("deterministic", bool),
         e.get("acegit", str),
+        e.get("libraries", str) if "libraries" in e.table else "",
     )
     a = _Fields(err, doc.get("audio"), "audio.")
     audio = AudioStats(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acegit.cache import RenderCache, cache_key
-from acegit.engine.registry import ModelRef, load_engine, resolve_model
+from acegit.engine.registry import ModelRef, backend_libraries, load_engine, resolve_model
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError, InputError, UsageError
 from acegit.fingerprint import input_fingerprint
@@ -219,17 +219,21 @@ class Engines:
         self.project, self.device = project, device
         self.refs: dict[str, ModelRef] = {}
         self.engines: dict[str, Engine] = {}
+        self.env: dict[str, Any] | None = None  # the device's part of the environment, computed once
 
     def ref(self, name: str) -> ModelRef:
         if name not in self.refs:
             self.refs[name] = resolve_model(name, self.project.models)
         return self.refs[name]
 
-    def environment(self) -> LockEnvironment:
+    def environment(self, name: str) -> LockEnvironment:
+        """Where model `name` renders: the device, torch, and the backend's own libraries (ace-step: diffusers)."""
         from acegit.engine.inference import environment
 
-        env = environment(self.device)
-        return LockEnvironment.make(env["device_class"], env["torch"], env["dtype"], env["deterministic"])
+        if self.env is None:
+            self.env = environment(self.device)
+        e, libraries = self.env, backend_libraries(self.ref(name).backend)
+        return LockEnvironment.make(e["device_class"], e["torch"], e["dtype"], e["deterministic"], libraries=libraries)
 
     def get(self, name: str) -> Engine:
         if name not in self.engines:
@@ -354,7 +358,6 @@ def render_tracks(
     flock = _project_lock(project)
     try:
         engines = Engines(project, device)
-        env = engines.environment()
         _sweep_tmp(project)
         cache = RenderCache(project.cache_dir)
         cache.clean_stale_tmp()
@@ -377,7 +380,7 @@ def render_tracks(
         for t in todo:
             ref = engines.ref(t.model)
             fp = input_fingerprint(t, ref)
-            entry = cache.get(cache_key(fp, env.fingerprint)) if use_cache else None
+            entry = cache.get(cache_key(fp, engines.environment(t.model).fingerprint)) if use_cache else None
             if entry is not None:
                 import soundfile as sf
 
@@ -391,11 +394,15 @@ def render_tracks(
                 by_model.setdefault(t.model, []).append(t)
 
         for model_name, group in by_model.items():
-            engine = engines.get(model_name)
-            ref = engines.ref(model_name)
+            engine, ref, env = engines.get(model_name), engines.ref(model_name), engines.environment(model_name)
 
             def publish(
-                track: Track, latent: np.ndarray, seconds: float, engine: Engine = engine, ref: ModelRef = ref
+                track: Track,
+                latent: np.ndarray,
+                seconds: float,
+                engine: Engine = engine,
+                ref: ModelRef = ref,
+                env: LockEnvironment = env,
             ) -> None:
                 start = time.perf_counter()
                 num = round(track.duration * engine.sample_rate)
@@ -488,11 +495,16 @@ def check_tracks(
         to_sample.setdefault(track.model, []).append((track, lock))
 
     if to_sample:
-        env = engines.environment()
         for model_name, pairs in to_sample.items():
-            locks = {t.name: lk for t, lk in pairs}
+            locks, env = {t.name: lk for t, lk in pairs}, engines.environment(model_name)
 
-            def judge(track: Track, latent: np.ndarray, seconds: float, locks: dict[str, Lock] = locks) -> None:
+            def judge(
+                track: Track,
+                latent: np.ndarray,
+                seconds: float,
+                locks: dict[str, Lock] = locks,
+                env: LockEnvironment = env,
+            ) -> None:
                 results[track.name] = _judge(track.name, latent, locks[track.name], env)
                 progress.finished(Outcome(track.name, results[track.name].verdict, seconds))
 

@@ -118,6 +118,11 @@ def test_render_snapshot_check_batch_and_two_processes(
     lock = read_lock(lock_file)
     assert lock.input.model == MODEL and lock.latent.shape == (8, 50)  # (latent channels, 25 Hz × 2 s)
     assert lock.audio.sample_rate == 4800 and lock.audio.duration == pytest.approx(2.0)
+    # diffusers and transformers compute the render too: their versions are part of the environment fingerprint.
+    from importlib.metadata import version
+
+    libs = f"diffusers {version('diffusers')}, transformers {version('transformers')}"
+    assert lock.environment.libraries == libs and f'libraries = "{libs}"' in lock_file.read_text()
     assert (project.root / "build" / "solo.wav").is_file()
     status = json.loads(_ok(cli("status", "--json")).stdout)
     assert {t["state"] for t in status["tracks"]} == {"fresh"}

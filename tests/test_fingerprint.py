@@ -95,3 +95,8 @@ def test_environment_fingerprint() -> None:
     assert a == environment_fingerprint("cpu-x86_64", "2.13.0", "float32", True)
     assert a != environment_fingerprint("cuda-sm90", "2.13.0", "float32", True)
     assert a != environment_fingerprint("cpu-x86_64", "2.13.0", "float32", False)
+    # A backend's own libraries (ace-step: diffusers) count when named; an empty name leaves built-in fingerprints be.
+    assert a == environment_fingerprint("cpu-x86_64", "2.13.0", "float32", True, "")
+    assert a != environment_fingerprint(
+        "cpu-x86_64", "2.13.0", "float32", True, "diffusers 0.42.1, transformers 5.24.0"
+    )

@@ -52,6 +52,18 @@ def test_round_trip_bytes_and_latent(project: Project, tmp_path: Path) -> None:
     assert latent_sha256(decoded) != latent_sha256(latent)
 
 
+def test_backend_libraries_round_trip_and_stay_out_of_built_in_locks(project: Project, tmp_path: Path) -> None:
+    import dataclasses
+
+    lock, _ = _lock(project)
+    assert "libraries" not in dumps_lock(lock)
+    env = LockEnvironment.make("cpu-x86_64", "2.13.0", "float32", True, libraries="diffusers 0.42.1")
+    ace = dataclasses.replace(lock, environment=env)
+    write_lock(tmp_path / "ace.lock.toml", ace)
+    again = read_lock(tmp_path / "ace.lock.toml")
+    assert again == ace and again.environment.fingerprint != lock.environment.fingerprint
+
+
 def test_same_render_same_bytes(project: Project) -> None:
     assert dumps_lock(_lock(project)[0]) == dumps_lock(_lock(project)[0])
     assert dumps_lock(_lock(project, seed=1)[0]) != dumps_lock(_lock(project)[0])

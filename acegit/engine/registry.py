@@ -130,6 +130,25 @@ def _ace_step_files(folder: Path, components: list[str]) -> list[tuple[str, int,
     return sorted(out)
 
 
+ACE_STEP_LIBRARIES = ("diffusers", "transformers")  # what the ace-step backend runs on besides torch
+
+
+def backend_libraries(backend: str) -> str:
+    """The versions of the libraries a backend computes with besides torch, for the environment fingerprint: an
+    upgrade of diffusers may change an ace-step render as a torch upgrade may. "" for the built-in backend."""
+    if backend != ACE_STEP:
+        return ""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for lib in ACE_STEP_LIBRARIES:
+        try:
+            found.append(f"{lib} {version(lib)}")
+        except PackageNotFoundError:
+            found.append(f"{lib} missing")
+    return ", ".join(found)
+
+
 def ace_step_weights_hash(folder: Path, components: list[str]) -> str:
     """Hex sha256 over each weights file's path, size and bytes; computed once per folder state and cached.
 
