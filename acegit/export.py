@@ -568,9 +568,11 @@ def export_tracks(
     *,
     out: Path | None = None,
     device: str = "auto",
+    shard: tuple[int, int] | None = None,
     progress: ExportProgress | None = None,
 ) -> list[ExportResult]:
-    """Export the named tracks (default: all) with one profile (default: every profile); returns what was written.
+    """Export the named tracks (default: all; with `shard`, only the ones in it) with one profile (default: every
+    profile); returns what was written.
 
     Everything that can be checked is checked before the first file is written; every file is written atomically.
     """
@@ -580,7 +582,7 @@ def export_tracks(
 
     progress = progress or _Silent()
     profiles = load_profiles(project, profile)
-    statuses = select_tracks(project, names)
+    statuses = select_tracks(project, names, shard=shard)
     bad = [st for st in statuses if st.state == INVALID]
     if bad:
         lines = "\n".join(f"  {st.message}" for st in bad)

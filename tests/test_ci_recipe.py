@@ -6,7 +6,6 @@ import json
 import re
 import shlex
 import subprocess
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ def test_recipe_structure() -> None:
     assert shards == list(range(1, n + 1)) and job["needs"] == "snapshots"
     lines = acegit_lines(job["steps"])
     assert any("acegit render --check" in ln and f"--shard {MATRIX}/{n}" in ln for ln in lines)
-    assert any("xargs -r acegit export --profile game" in ln for ln in lines)
+    assert any("acegit export --profile game" in ln and f"--shard {MATRIX}/{n}" in ln for ln in lines)
     cached = {s["with"]["path"] for s in job["steps"] if str(s.get("uses", "")).startswith("actions/cache")}
     assert {"~/.cache/pip", ".acegit/cache", "models"} <= cached
     uploads = [s["with"]["path"] for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact")]
@@ -66,38 +65,27 @@ def test_recipe_structure() -> None:
 
 
 class Recipe:
-    """Runs recipe lines: `acegit ARGS [> FILE]` in-process, `PRODUCER | xargs -r acegit ARGS` with PRODUCER in bash."""
+    """Runs recipe lines, `acegit ARGS [> FILE]`, in-process; records each call."""
 
-    def __init__(self, root: Path, cli: Callable[..., Result], has_export: bool) -> None:
-        self.root, self.cli, self.has_export = root, cli, has_export
-        self.calls: list[list[str]] = []
+    def __init__(self, root: Path, cli: Callable[..., Result]) -> None:
+        self.root, self.cli = root, cli
+        self.calls: list[tuple[list[str], Result]] = []
 
-    def acegit(self, args: list[str]) -> Result:
-        if args[0] == "export" and not self.has_export:
-            warnings.warn("skipped `acegit export`: the command does not exist yet (issue 8)", stacklevel=2)
-            return self.cli("--version")
-        self.calls.append(args)
-        return self.cli(*args)
-
-    def run(self, line: str) -> Result | None:
-        if " | xargs -r acegit " in line:
-            producer, _, rest = line.partition(" | xargs -r acegit ")
-            out = subprocess.run(["bash", "-c", producer], cwd=self.root, capture_output=True, text=True, check=True)
-            names = out.stdout.split()
-            return self.acegit(shlex.split(rest) + names) if names else None  # xargs -r: nothing to run
+    def run(self, line: str) -> Result:
         words = shlex.split(line)
         assert words[0] == "acegit", f"the test cannot run this recipe line: {line}"
         target = None
         if ">" in words:
             words, target = words[: words.index(">")], words[words.index(">") + 1]
-        result = self.acegit(words[1:])
+        result = self.cli(*words[1:])
+        self.calls.append((words[1:], result))
         if target is not None:
             (self.root / target).write_text(result.stdout, encoding="utf-8")
         return result
 
 
-def _ok(result: Result | None) -> None:
-    assert result is None or result.exit_code == 0, result.output
+def _ok(result: Result) -> None:
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture
@@ -122,8 +110,7 @@ def test_recipe_runs_locally_in_sequence(tiny: Project, cli: Callable[..., Resul
     wf = github_workflow()
     n = len(wf["jobs"]["audio"]["strategy"]["matrix"]["shard"])
     assert {k for name in TRACKS for k in range(1, n + 1) if in_shard(name, (k, n))} == {2, 4}
-    has_export = cli("export", "--help").exit_code == 0
-    recipe = Recipe(tiny.root, cli, has_export)
+    recipe = Recipe(tiny.root, cli)
 
     # A developer renders and commits (the hook would do it, docs/workflow.md).
     _ok(cli("render"))
@@ -142,11 +129,10 @@ def test_recipe_runs_locally_in_sequence(tiny: Project, cli: Callable[..., Resul
         checked += [t["name"] for t in report["tracks"]]
     assert sorted(checked) == sorted(TRACKS)  # the shards cover every track exactly once
 
-    exports = [c for c in recipe.calls if c[0] == "export"]
-    if has_export:
-        assert len(exports) == 2 and sorted(c[-1] for c in exports) == sorted(TRACKS)  # empty shards export nothing
-        files = sorted(p.name for p in (tiny.root / "build" / "export" / "game").iterdir())
-        assert files == sorted(f"{t}.ogg" for t in TRACKS)
+    exports = [result for args, result in recipe.calls if args[0] == "export"]
+    assert len(exports) == n and sum("No tracks to export." in r.stdout for r in exports) == 2  # two empty shards
+    files = sorted(p.name for p in (tiny.root / "build" / "export" / "game").iterdir())
+    assert files == sorted(f"{t}.ogg" for t in TRACKS)  # the shards exported every track
 
     # A track committed without rendering fails its shard's check (stale), without sampling.
     track = tiny.tracks_dir / "intro.toml"
@@ -154,7 +140,7 @@ def test_recipe_runs_locally_in_sequence(tiny: Project, cli: Callable[..., Resul
     _git(tiny.root, "commit", "-qam", "intro: new seed, not rendered")
     (line,) = [ln for ln in acegit_lines(wf["jobs"]["audio"]["steps"]) if "render --check" in ln]
     failed = recipe.run(line.replace(MATRIX, "4"))
-    assert failed is not None and failed.exit_code == 1
+    assert failed.exit_code == 1
     (intro,) = json.loads((tiny.root / "check-4.json").read_text())["tracks"]
     assert intro["name"] == "intro" and intro["verdict"] == "stale"
     assert recipe.run(acegit_lines(wf["jobs"]["snapshots"]["steps"])[0]).exit_code == 1  # acegit hook check

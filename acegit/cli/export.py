@@ -146,6 +146,9 @@ def export(
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda (for tracks that must be rendered).")] = (
         "auto"
     ),
+    shard: Annotated[
+        str | None, typer.Option("--shard", metavar="K/N", help="Only the K-th of N stable shares of the tracks.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout (docs/export.md).")] = False,
 ) -> None:
     """Export tracks as game-ready files: format, sample rate, loudness, loop points and provenance tags."""
@@ -153,15 +156,16 @@ def export(
 
     from acegit.export import export_tracks, load_profiles
     from acegit.project import find_project
-    from acegit.render import select_tracks
+    from acegit.render import parse_shard, select_tracks
 
     project = find_project()
+    share = parse_shard(shard) if shard else None
     err = Console(stderr=True, highlight=False)
-    total = len(load_profiles(project, profile)) * len(select_tracks(project, tracks or ()))
+    total = len(load_profiles(project, profile)) * len(select_tracks(project, tracks or (), shard=share))
     progress = _BarProgress(err, total) if err.is_terminal and not as_json else _LineProgress(err)
     start = time.perf_counter()
     with getattr(progress, "bars", None) or contextlib.nullcontext():
-        results = export_tracks(project, profile, tracks or (), out=out, device=device, progress=progress)
+        results = export_tracks(project, profile, tracks or (), out=out, device=device, shard=share, progress=progress)
     elapsed = time.perf_counter() - start
     _warn_seams(err, results)
     if as_json:

@@ -161,3 +161,13 @@ def test_no_profiles_and_untagged_files(project: Project, cli: Callable[..., Res
     plain.write_bytes(b"RIFF\x04\x00\x00\x00WAVE")
     untagged = cli("trace", str(plain))
     assert untagged.exit_code == 1 and "no acegit provenance tags" in untagged.stderr
+
+
+def test_shards_export_each_track_once(gproject: Project, cli: Callable[..., Result]) -> None:
+    bad = cli("export", "--shard", "4/3")
+    assert bad.exit_code == 2 and "--shard 4/3" in bad.stderr and _files(gproject.root) == []
+    written = []
+    for k in (1, 2, 3):
+        out = json.loads(_ok(cli("export", "--shard", f"{k}/3", "--json")).stdout)
+        written += [f["track"] for f in out["files"]]
+    assert sorted(written) == ["boss", "loopy"]
