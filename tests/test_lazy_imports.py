@@ -59,3 +59,19 @@ def test_importtime_has_no_torch(rendered: Project) -> None:
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "acegit" in imported and "tomllib" in imported  # the probe sees the real import list
     assert imported.isdisjoint(HEAVY)
+
+
+def test_the_determinism_switches_do_not_load_torch_compile() -> None:
+    """torch.use_deterministic_algorithms imports inductor and dynamo (1.6 s of start-up); the engine sets the eager
+    switch itself, and deterministic mode is on all the same."""
+    code = (
+        "import sys, torch\n"
+        "from acegit.engine.inference import set_deterministic\n"
+        "set_deterministic(torch.device('cpu'))\n"
+        "assert torch.are_deterministic_algorithms_enabled()\n"
+        "assert not torch.is_deterministic_algorithms_warn_only_enabled()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('torch._inductor', 'torch._dynamo'))))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

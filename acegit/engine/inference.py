@@ -50,7 +50,13 @@ def set_deterministic(device: torch.device) -> None:
         torch.backends.cudnn.deterministic = True
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    torch.use_deterministic_algorithms(True)
+    # torch.use_deterministic_algorithms(True) also sets torch._inductor.config.deterministic, and importing that
+    # config loads inductor and dynamo: 1.6 s of every command's start-up on CPU (measured). Nothing here compiles,
+    # so set the one switch eager mode reads; the public call stays the fallback for a torch without it.
+    if hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch._C._set_deterministic_algorithms(True, warn_only=False)
+    else:  # pragma: no cover - torch is pinned (pyproject.toml); kept for a torch that renames the private switch
+        torch.use_deterministic_algorithms(True)
     if device.type == "cpu":
         torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # oneDNN changes bits with the thread count
 
