@@ -12,8 +12,8 @@ if TYPE_CHECKING:
     from acegit.track import Track
 
 # Bump when the same track and weights would render differently (sampler maths, noise layout, latent encoding):
-# every snapshot then reads as stale ("render format changed").
-RENDER_FORMAT_VERSION = 1
+# every snapshot then reads as stale ("render format changed"). 2: guidance contrasts against the keyless branch too.
+RENDER_FORMAT_VERSION = 2
 
 
 def _digest(obj: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from acegit.engine.registry import resolve_model
 from acegit.errors import InputError
+from acegit.fingerprint import RENDER_FORMAT_VERSION
 from acegit.lockfile import (
     BASE64_LINE,
     AudioStats,
@@ -161,7 +162,7 @@ def test_damaged_lock_is_a_clear_error(project: Project, tmp_path: Path, damage:
     elif damage == "missing_table":
         _tamper(path, "[environment]", "[environmnt]")
     elif damage == "wrong_type":
-        _tamper(path, "render_format = 1", 'render_format = "1"')
+        _tamper(path, f"render_format = {RENDER_FORMAT_VERSION}", f'render_format = "{RENDER_FORMAT_VERSION}"')
     elif damage == "bad_zlib":
         payload = b"definitely not zlib"
         import hashlib

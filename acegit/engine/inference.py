@@ -156,18 +156,25 @@ class Engine:
         return loop_bars(r.duration, r.bpm, beats_per_bar) * beats_per_bar * 60.0 / seconds
 
     def conditions(self, r: GenerationRequest) -> tuple[Conditions, Conditions]:
-        """The conditional and the guidance (negative / null prompt) conditions of one request, batch of one."""
+        """The conditional and the guidance conditions of one request, batch of one.
+
+        Guidance contrasts against the negative prompt (or the null prompt) **without the key**: training drops the
+        key on its own (10%), so the model knows the keyless branch, and guidance then strengthens the key as it
+        strengthens the text. Measured on the held-out set with the same weights: key signature 52.5% -> 82.5%, tempo
+        67.5% -> 65% (one clip). BPM, metre and melody stay in both branches: guiding them too raised tempo adherence
+        but chopped the music into bars (docs/model-card.md, "Sampler").
+        """
         frames = self.frames(r)
         bpm = self.loop_bpm(r) if r.loop else r.bpm
         melody = melody_roll(r.melody, frames, self.latent_rate) if r.melody is not None else None
 
-        def make(prompt: str) -> Conditions:
+        def make(prompt: str, key: str) -> Conditions:
             text, mask = self._encode_text(prompt)
             return single_conditions(
                 text.cpu(),
                 mask.cpu(),
                 bpm=bpm,
-                key=r.key,
+                key=key,
                 time_signature=r.time_signature,
                 duration=r.duration,
                 frames=frames,
@@ -176,9 +183,7 @@ class Engine:
                 melody=melody,
             ).to(self.device)
 
-        cond = make(r.prompt)
-        uncond = make(r.negative_prompt) if r.negative_prompt.strip() else cond.without_text()
-        return cond, uncond
+        return make(r.prompt, r.key), make(r.negative_prompt, "")
 
     def initial_noise(self, r: GenerationRequest) -> torch.Tensor:
         """Standard normal (1, C, F, T) from the request's own CPU generator, then moved to the device."""

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from acegit.engine.inference import Engine, environment, resolve_device
 from acegit.engine.registry import ModelRef
@@ -99,3 +100,15 @@ def test_devices() -> None:
     assert resolve_device("cpu").type == "cpu"
     with pytest.raises(AcegitError):
         resolve_device("tpu")
+
+
+def test_guidance_branch_drops_the_prompt_and_the_key_and_keeps_the_rest(tiny_engine: Engine) -> None:
+    from acegit.engine.conditioning import KEY_NULL, key_index
+
+    cond, uncond = tiny_engine.conditions(REQ)
+    assert int(cond.key[0]) == key_index("F major") and int(uncond.key[0]) == KEY_NULL
+    assert bool(cond.text_mask.any()) and not bool(uncond.text_mask.any())  # the null prompt
+    for name in ("bpm", "time_signature", "duration", "beats", "melody"):  # rhythm stays in both branches
+        assert torch.equal(getattr(cond, name), getattr(uncond, name)), name
+    _, negative = tiny_engine.conditions(dataclasses.replace(REQ, negative_prompt="harsh noise"))
+    assert bool(negative.text_mask.any()) and int(negative.key[0]) == KEY_NULL
