@@ -49,6 +49,14 @@ def spectral_flatness(audio: np.ndarray) -> float:
     return float(np.mean(librosa.feature.spectral_flatness(y=audio.astype(np.float32) + 1e-9)))
 
 
+def quiet_share(audio: np.ndarray, window: int = 1024, below_db: float = 30.0) -> float:
+    """Share of ~46 ms windows more than `below_db` under the clip's loudest: how much near-silence the music has
+    (the synthetic corpus: 0.00-0.05 per style). Renders far above it are chopped, not sparse by style."""
+    n = len(audio) // window * window
+    level = 20 * np.log10(np.sqrt(np.mean(audio[:n].reshape(-1, window).astype(np.float64) ** 2, axis=1)) + 1e-12)
+    return float(np.mean(level < level.max() - below_db))
+
+
 def key_clarity(audio: np.ndarray) -> float:
     return float(np.max(key_scores(audio, 22050)))
 
@@ -169,6 +177,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
                 "model_in_domain": _mean(key_clarity, renders),
                 "model_out_of_domain": _mean(key_clarity, ood),
                 "white_noise": _mean(key_clarity, [noise]),
+            },
+            "quiet_windows": {  # share of 46 ms windows 30 dB under the clip's loudest
+                "ground_truth": _mean(quiet_share, audio),
+                "model_in_domain": _mean(quiet_share, renders),
+                "model_out_of_domain": _mean(quiet_share, ood),
+                "white_noise": _mean(quiet_share, [noise]),
             },
             "out_of_domain_prompts": list(OUT_OF_DOMAIN),
         },
