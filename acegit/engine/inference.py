@@ -197,7 +197,7 @@ class Engine:
         """Final latents, float32 (C, F, T) each, in request order.
 
         Each request is sampled on its own (batch of one, fixed shapes), which is what makes a result independent of
-        its neighbours in `requests`; cond and guidance branches are separate calls for the same reason.
+        its neighbours in `requests`; the cond and guidance branches always run as the same fixed batch of two.
         """
         for r in requests:
             _check(r)

@@ -40,3 +40,14 @@ def test_scoring_rules() -> None:
     assert not s.tempo_ok and s.tempo_octave and s.key_exact
     s = score(120, "A minor", 90, "E major")
     assert not (s.tempo_ok or s.tempo_octave or s.key_exact or s.key_signature)
+
+
+def test_quiet_share_counts_near_silent_windows() -> None:
+    from model.evaluate.run import quiet_share
+
+    t = np.arange(22050 * 2) / 22050
+    tone = 0.3 * np.sin(2 * np.pi * 220.0 * t)
+    assert quiet_share(tone) == 0.0
+    gated = tone * (np.arange(len(t)) // 11025 % 2)  # half a second on, half a second off
+    assert abs(quiet_share(gated) - 0.5) < 0.05
+    assert quiet_share(tone * 10 ** (-20 / 20) + tone * (t > 1.0)) == 0.0  # 20 dB down is not "quiet"
