@@ -139,6 +139,17 @@ def test_render_hook_renders_staged_tracks_then_passes(tiny: Project, cli: Calla
     assert late.exit_code == 1 and f"rendered 0 tracks; {RENDER_MESSAGE}" in late.stderr
 
 
+def test_render_hook_passes_on_render_warnings(tiny: Project, cli: Callable[..., Result]) -> None:
+    args = ("--prompt", "loop", "--seed", "1", "--duration", "3", "--bpm", "120", "--loop", "--steps", "2")
+    made = cli("add", "odd", *args)
+    assert made.exit_code == 0, made.output
+    _git(tiny.root, "add", "tracks/odd.toml")
+    result = cli("hook", "render", "--staged")
+    assert result.exit_code == 1 and "warning: tracks/odd.toml: loop = true but duration = 3 s holds 1.50 bars" in (
+        " ".join(result.stderr.split())
+    )
+
+
 def test_check_points_at_unstaged_edits(fresh: Project) -> None:
     """The native hook reads the working tree: a staged, fresh track with unstaged edits is named as such."""
     _edit(fresh)

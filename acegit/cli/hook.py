@@ -34,7 +34,7 @@ def render(
     from rich.console import Console
     from rich.markup import escape
 
-    from acegit.cli.progress import LineProgress
+    from acegit.cli.progress import LineProgress, print_warnings
     from acegit.errors import UsageError
     from acegit.hooks import render_staged
     from acegit.project import find_project
@@ -45,6 +45,7 @@ def render(
     result = render_staged(
         find_project(project), files=files, device=device, use_cache=not no_cache, progress=LineProgress(err)
     )
+    print_warnings(err, result.outcomes)
     if result.modified:
         n = len(result.rendered)
         err.print(f"rendered {n} track{'' if n == 1 else 's'}; lock files updated — review and `git add` them:")

@@ -49,3 +49,12 @@ class BarProgress(LineProgress):
 
     def finished(self, outcome: Outcome) -> None:
         self.bars.advance(self.items)
+
+
+def print_warnings(err: Console, outcomes: Sequence[Outcome]) -> None:
+    """`warning: …` on stderr for each render that has one (e.g. a built-in loop that is not whole bars)."""
+    from rich.markup import escape
+
+    for o in outcomes:
+        if o.warning:
+            err.print(escape(f"warning: {o.warning}"))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from acegit.cli import app
-from acegit.cli.progress import BarProgress, LineProgress
+from acegit.cli.progress import BarProgress, LineProgress, print_warnings
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,7 +82,6 @@ def render(
 ) -> None:
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
     from rich.console import Console
-    from rich.markup import escape
 
     from acegit.project import find_project
     from acegit.render import check_tracks, parse_shard, render_tracks, select_tracks
@@ -123,9 +122,7 @@ def render(
             progress=progress,
         )
     elapsed = time.perf_counter() - start
-    for o in outcomes:
-        if o.warning:
-            err.print(escape(f"warning: {o.warning}"))
+    print_warnings(err, outcomes)
     if as_json:
         typer.echo(json.dumps(_render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
     elif not outcomes:
