@@ -75,21 +75,26 @@ def frame_size(sample_rate: int) -> int:
     return int(2 ** round(math.log2(0.046 * sample_rate)))
 
 
+CHUNK = 256  # boundaries (or windows) per FFT batch: bounded memory for loops of any length
+
+
 def _boundary_stats(x: np.ndarray, bounds: np.ndarray, n: int, ref_spec: float, ref_rms: float) -> np.ndarray:
     """(len(bounds), 2): flux and level jump at each boundary of the 1-D signal `x` (needs n samples each side)."""
     import numpy as np
 
     win = np.hanning(n)
     offsets = np.array([-n, -n // 2, 0])  # before, centred, after
-    starts = bounds[:, None] + offsets[None, :]  # (B, 3)
-    frames = x[starts[..., None] + np.arange(n)] * win  # (B, 3, n)
-    spec = np.abs(np.fft.rfft(frames, axis=-1))  # (B, 3, n/2+1)
-    spec_db = 20 * np.log10(np.maximum(spec, ref_spec * 10 ** (FLOOR_DB / 20)))
-    rms = np.sqrt(np.mean(frames**2, axis=-1) / np.mean(win**2))  # (B, 3)
-    level_db = 20 * np.log10(np.maximum(rms, ref_rms * 10 ** (FLOOR_DB / 20)))
-    flux = np.sqrt(np.mean(np.diff(spec_db, axis=1) ** 2, axis=-1)).max(axis=1)  # (B,)
-    level = np.abs(np.diff(level_db, axis=1)).max(axis=1)
-    return np.stack([flux, level], axis=1)
+    out = np.empty((len(bounds), 2))
+    for i in range(0, len(bounds), CHUNK):
+        starts = bounds[i : i + CHUNK, None] + offsets[None, :]  # (B, 3)
+        frames = x[starts[..., None] + np.arange(n)] * win  # (B, 3, n)
+        spec = np.abs(np.fft.rfft(frames, axis=-1))  # (B, 3, n/2+1)
+        spec_db = 20 * np.log10(np.maximum(spec, ref_spec * 10 ** (FLOOR_DB / 20)))
+        rms = np.sqrt(np.mean(frames**2, axis=-1) / np.mean(win**2))  # (B, 3)
+        level_db = 20 * np.log10(np.maximum(rms, ref_rms * 10 ** (FLOOR_DB / 20)))
+        out[i : i + CHUNK, 0] = np.sqrt(np.mean(np.diff(spec_db, axis=1) ** 2, axis=-1)).max(axis=1)  # flux
+        out[i : i + CHUNK, 1] = np.abs(np.diff(level_db, axis=1)).max(axis=1)  # level jump
+    return out
 
 
 def _reference(stats: np.ndarray) -> Reference:
@@ -118,9 +123,14 @@ def seam_report(
     if len(loop) < 4 * n:
         raise ValueError(f"a loop of {len(loop)} samples is too short to measure (needs {4 * n})")
     # Reference levels for the floors: the loudest spectrum bin and window level of the loop.
-    whole = loop[: len(loop) // n * n].reshape(-1, n) * np.hanning(n)
-    ref_spec = float(np.abs(np.fft.rfft(whole, axis=-1)).max()) or 1.0
-    ref_rms = float(np.sqrt(np.mean(whole**2, axis=-1)).max() / np.sqrt(np.mean(np.hanning(n) ** 2))) or 1.0
+    whole = loop[: len(loop) // n * n].reshape(-1, n)  # a view: windowed chunk by chunk below
+    win = np.hanning(n)
+    peaks = [
+        (float(np.abs(np.fft.rfft(c * win, axis=-1)).max()), float(np.sqrt(np.mean((c * win) ** 2, axis=-1)).max()))
+        for c in (whole[i : i + CHUNK] for i in range(0, len(whole), CHUNK))
+    ]
+    ref_spec = max(p[0] for p in peaks) or 1.0
+    ref_rms = max(p[1] for p in peaks) / float(np.sqrt(np.mean(win**2))) or 1.0
 
     hops = _boundary_stats(loop, np.arange(n, len(loop) - n + 1, n // 2), n, ref_spec, ref_rms)
     beats = None
