@@ -83,7 +83,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    spec = CorpusSpec(EVAL_SEED, args.clips, args.seconds, args.seconds, captions=2, held_out=True)
+    if args.eval_corpus is None:  # one folder per held-out seed
+        args.eval_corpus = Path("data/eval") if args.eval_seed == EVAL_SEED else Path(f"data/eval-{args.eval_seed}")
+    spec = CorpusSpec(args.eval_seed, args.clips, args.seconds, args.seconds, captions=2, held_out=True)
     build(spec, args.eval_corpus, find_soundfont(args.soundfont) if args.soundfont else None)
     records = read_labels(args.eval_corpus)[: args.clips]
     audio = [sf.read(args.eval_corpus / r["audio"], dtype="float32")[0] for r in records]
@@ -147,7 +149,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         "weights": str(args.weights),
         "weights_hash": digest,
         "eval_corpus": {
-            "seed": EVAL_SEED,
+            "seed": args.eval_seed,
             "clips": n,
             "seconds": args.seconds,
             "soundfont": json.loads((args.eval_corpus / "corpus.json").read_text())["soundfont"],
@@ -209,7 +211,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=Path("model/weights/tiny"))
     p.add_argument("--out", type=Path, default=Path("docs/model-card-results.json"))
-    p.add_argument("--eval-corpus", type=Path, default=Path("data/eval"))
+    p.add_argument("--eval-corpus", type=Path, default=None, help="default: data/eval, data/eval-SEED")
+    p.add_argument("--eval-seed", type=int, default=EVAL_SEED, help="held-out corpus seed (2nd set: 2000003)")
     p.add_argument("--clips", type=int, default=40)
     p.add_argument("--seconds", type=float, default=12.0)
     p.add_argument("--steps", type=int, default=20)
