@@ -32,7 +32,9 @@ def add(
 ) -> None:
     """Create tracks/NAME.toml; fields not given follow the defaults in acegit.toml."""
     from rich.console import Console
+    from rich.markup import escape
 
+    from acegit.engine.registry import backend_of
     from acegit.project import find_project
     from acegit.scaffold import add_track
 
@@ -58,3 +60,6 @@ def add(
         f"Created {project.display(track.path)} (seed {track.seed}, {track.duration:g} s, {track.bpm:g} BPM, "
         f"{track.key}, model {track.model}). Render it with `acegit render {track.name}`."
     )
+    note = track.uneven_loop() if backend_of(track.model, project.models) == "builtin" else None
+    if note:  # said now, while the duration is being chosen; `acegit render` says it again
+        Console(stderr=True, highlight=False).print(escape(f"warning: {project.display(track.path)}: {note}"))

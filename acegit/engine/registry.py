@@ -229,13 +229,22 @@ def _resolve_ace_step(name: str, folder: Path | None) -> ModelRef:
     return ModelRef(name, folder, "sha256:" + ace_step_weights_hash(folder, components), ACE_STEP)
 
 
-def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRef:
-    """A local model from acegit.toml's [models.NAME] wins over a built-in of the same name."""
+def backend_of(name: str, local_models: Mapping[str, Path | None]) -> str:
+    """Which engine a model name runs on, without hashing or loading anything: "builtin" or "ace-step"."""
     if name in local_models:
         folder = local_models[name]
         declared = local_models.backends.get(name) if isinstance(local_models, LocalModels) else None
         # Declared in acegit.toml; else no path (from the environment) or a diffusers folder means ace-step.
         if declared == ACE_STEP or (declared is None and (folder is None or (folder / ACE_STEP_INDEX).is_file())):
+            return ACE_STEP
+    return "builtin"
+
+
+def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRef:
+    """A local model from acegit.toml's [models.NAME] wins over a built-in of the same name."""
+    if name in local_models:
+        folder = local_models[name]
+        if backend_of(name, local_models) == ACE_STEP:
             return _resolve_ace_step(name, folder)
         if folder is None:
             raise AcegitError(f"model {name!r}: [models.{name}] has no `path`", hint='Add path = "..." to it.')

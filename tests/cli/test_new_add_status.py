@@ -107,6 +107,19 @@ def test_add_draws_and_writes_a_seed(project: Project, cli: Callable[..., Result
     assert len(seeds) == 3  # 3 draws from 2**32 collide with probability ~1e-9
 
 
+def test_add_warns_about_a_loop_of_uneven_bars(project: Project, cli: Callable[..., Result]) -> None:
+    odd = cli("add", "odd", "--prompt", "p", "--seed", "1", "--duration", "9", "--bpm", "120", "--loop")
+    assert odd.exit_code == 0 and (project.tracks_dir / "odd.toml").is_file()  # written all the same
+    assert (
+        "warning: tracks/odd.toml: loop = true but duration = 9 s holds 4.50 bars at 120 BPM in 4/4: the loop renders"
+        in (" ".join(odd.stderr.split()))
+    )
+    assert "set duration = 8 or 10" in odd.stderr
+    for name, extra in (("even", ("--duration", "8", "--loop")), ("plain", ("--duration", "9"))):
+        quiet = cli("add", name, "--prompt", "p", "--seed", "1", "--bpm", "120", *extra)
+        assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+
+
 def test_status_json(project: Project, cli: Callable[..., Result], render_fake: Callable[..., Path]) -> None:
     render_fake(project, "example")
     (project.tracks_dir / "new.toml").write_text('prompt = "x"\nseed = 1\n')
