@@ -219,7 +219,7 @@ class Engines:
         self.project, self.device = project, device
         self.refs: dict[str, ModelRef] = {}
         self.engines: dict[str, Engine] = {}
-        self.env: dict[str, Any] | None = None  # the device's part of the environment, computed once
+        self.envs: dict[str, LockEnvironment] = {}
 
     def ref(self, name: str) -> ModelRef:
         if name not in self.refs:
@@ -228,12 +228,14 @@ class Engines:
 
     def environment(self, name: str) -> LockEnvironment:
         """Where model `name` renders: the device, torch, and the backend's own libraries (ace-step: diffusers)."""
-        from acegit.engine.inference import environment
+        if name not in self.envs:
+            from acegit.engine.inference import environment
 
-        if self.env is None:
-            self.env = environment(self.device)
-        e, libraries = self.env, backend_libraries(self.ref(name).backend)
-        return LockEnvironment.make(e["device_class"], e["torch"], e["dtype"], e["deterministic"], libraries=libraries)
+            e, libraries = environment(self.device), backend_libraries(self.ref(name).backend)
+            self.envs[name] = LockEnvironment.make(
+                e["device_class"], e["torch"], e["dtype"], e["deterministic"], libraries=libraries
+            )
+        return self.envs[name]
 
     def get(self, name: str) -> Engine:
         if name not in self.engines:
