@@ -27,8 +27,9 @@ import torch
 from acegit.engine.checkpoint import build_model, save_checkpoint
 from acegit.engine.conditioning import Conditions
 from acegit.engine.config import preset
+from acegit.engine.device import resolve_device, set_deterministic
 from acegit.engine.dit import DiT
-from acegit.engine.inference import Engine, resolve_device, set_deterministic
+from acegit.engine.inference import Engine
 from acegit.engine.request import GenerationRequest
 
 DURATIONS = (10, 30, 60, 120, 240)

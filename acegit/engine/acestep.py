@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from acegit.engine.inference import environment, resolve_device, set_deterministic
+from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
 from acegit.engine.registry import ACE_STEP_OBTAIN, ModelRef
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError
 
 Progress = Callable[[int, int], None]
-DTYPE = torch.float32  # the one compute dtype: the environment fingerprint says float32 for every backend
+
 DEFAULT_SHIFT = 3.0  # AceStepPipeline's default timestep shift, used when a track sets none
 # ACE-Step's metadata names a time signature by its beats per bar.
 TIME_SIGNATURES = {"2/4": "2", "3/4": "3", "4/4": "4", "6/8": "6"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import torch
 from acegit.engine import audio, sampling
 from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signature, single_conditions
+from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
 from acegit.engine.request import GenerationRequest, loop_bars
@@ -22,62 +22,8 @@ from acegit.engine.vocoder import GriffinLim, Vocoder
 from acegit.errors import AcegitError
 
 Progress = Callable[[int, int], None]
-DTYPE = torch.float32  # the one compute dtype: part of the environment fingerprint
 LOOP_PAD = 4  # latent frames of wrap-around context on each side when decoding a loop (> the decoder's reach)
 LOOP_FOLD_SECONDS = 0.05  # cross-fade that hides Griffin-Lim's phase seam at a loop's start
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """ "auto" -> cuda when available, else cpu; an explicit cuda without a GPU is a user error."""
-    name = str(device)
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AcegitError("device 'cuda' was asked for but no CUDA GPU is available", hint="use --device cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise AcegitError(f"unknown device {name!r}", hint="use auto, cpu or cuda") from None
-
-
-def set_deterministic(device: torch.device) -> None:
-    """Process-wide switches the determinism contract needs (docs/render.md). Idempotent."""
-    if device.type == "cuda":
-        # cuBLAS needs a fixed workspace to be deterministic; it must be set before cuBLAS starts, and we set it
-        # ourselves so no user setting is involved.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    # torch.use_deterministic_algorithms(True) also sets torch._inductor.config.deterministic, and importing that
-    # config loads inductor and dynamo: 1.6 s of every command's start-up on CPU (measured). Nothing here compiles,
-    # so set the one switch eager mode reads; the public call stays the fallback for a torch without it.
-    if hasattr(torch._C, "_set_deterministic_algorithms"):
-        torch._C._set_deterministic_algorithms(True, warn_only=False)
-    else:  # pragma: no cover - torch is pinned (pyproject.toml); kept for a torch that renames the private switch
-        torch.use_deterministic_algorithms(True)
-    if device.type == "cpu":
-        torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # oneDNN changes bits with the thread count
-
-
-def device_class(device: torch.device) -> str:
-    """ "cpu" or "cuda:<major>.<minor>" (compute capability): results are exact within one class."""
-    if device.type == "cuda":
-        major, minor = torch.cuda.get_device_capability(device)
-        return f"cuda:{major}.{minor}"
-    return "cpu"
-
-
-def environment(device: str | torch.device = "auto") -> dict[str, Any]:
-    """The environment fingerprint of renders on this device, without loading a model."""
-    dev = resolve_device(device)
-    return {
-        "device_class": device_class(dev),
-        "torch": torch.__version__,
-        "dtype": str(DTYPE).removeprefix("torch."),
-        "deterministic": True,
-    }
 
 
 def _check(r: GenerationRequest) -> None:

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from acegit.engine.inference import Engine, environment, resolve_device
+from acegit.engine.device import environment, resolve_device
+from acegit.engine.inference import Engine
 from acegit.engine.registry import ModelRef
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError
