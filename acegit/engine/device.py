@@ -7,9 +7,11 @@ from typing import Any
 
 import torch
 
+from acegit.engine import numerics
 from acegit.errors import AcegitError
 
 DTYPE = torch.float32  # the one compute dtype: part of the environment fingerprint
+CUBLAS_WORKSPACE = ":4096:8"  # the fixed cuBLAS workspace deterministic GPU renders need
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -28,9 +30,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def set_deterministic(device: torch.device) -> None:
     """Process-wide switches the determinism contract needs (docs/render.md). Idempotent."""
     if device.type == "cuda":
-        # cuBLAS needs a fixed workspace to be deterministic; it must be set before cuBLAS starts, and we set it
-        # ourselves so no user setting is involved.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        # cuBLAS needs a fixed workspace to be deterministic, set before cuBLAS starts; a value of the user's own is
+        # replaced (not kept), so every render runs with the one the fingerprint stands for.
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -44,14 +46,16 @@ def set_deterministic(device: torch.device) -> None:
         torch.use_deterministic_algorithms(True)
     if device.type == "cpu":
         torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # oneDNN changes bits with the thread count
+        numerics.cpu_class()  # refuse now, before any render, when the CPU numerics could not be pinned
 
 
 def device_class(device: torch.device) -> str:
-    """ "cpu" or "cuda:<major>.<minor>" (compute capability): results are exact within one class."""
+    """ "cpu:x86-64-avx2" (the pinned CPU numerics, `numerics.cpu_class`) or "cuda:<major>.<minor>" (compute
+    capability): results are exact within one class."""
     if device.type == "cuda":
         major, minor = torch.cuda.get_device_capability(device)
         return f"cuda:{major}.{minor}"
-    return "cpu"
+    return numerics.cpu_class()
 
 
 def environment(device: str | torch.device = "auto") -> dict[str, Any]:

@@ -63,7 +63,7 @@ class FrameSTFT:
         blocks = torch.fft.irfft(spec, n=self.n_fft, dim=-1).view(frames, self.overlap, self.hop)
         out = torch.zeros_like(self.inv_envelope)  # (frames + overlap - 1, hop)
         for k in range(self.overlap):
-            out[k : k + frames].addcmul_(blocks[:, k], self.window_parts[k])  # window and overlap-add in one pass
+            out[k : k + frames] += blocks[:, k] * self.window_parts[k]  # window, overlap-add (no fused multiply-add)
         wave = (out * self.inv_envelope).reshape(-1)[self.n_fft // 2 :]  # drop the centring pad
         return F.pad(wave, (0, max(0, num_samples - wave.shape[0])))[:num_samples]
 
@@ -86,12 +86,19 @@ class GriffinLim:
         basis = audio.mel_basis(self.cfg).to(mel)
         mag = mel_to_magnitude(mel, basis, self.nnls_iterations).T.contiguous()  # (frames, bins)
         stft = FrameSTFT(self.cfg, mag.shape[0], mag.dtype, mag.device)
-        spec = mag.to(torch.complex64 if mag.dtype == torch.float32 else torch.complex128)  # zero phase
+        # The phase loop runs on (frames, bins, 2) real views with one IEEE operation per kernel (mul, add, sqrt,
+        # div): ATen computes the tail of each thread's share with scalar code, and complex sgn, or a multiply-add
+        # with alpha, round differently there, so the thread count changed the audio (measured).
+        mag = mag[..., None]  # (frames, bins, 1)
+        spec = torch.cat([mag, torch.zeros_like(mag)], dim=-1)  # zero phase
         length = (mag.shape[0] - 1) * self.cfg.hop_length  # the length whose STFT has exactly these frames
         previous = torch.zeros_like(spec)
+        keep = self.momentum / (1 + self.momentum)
         for _ in range(self.iterations):
-            rebuilt = stft.forward(stft.inverse(spec, length))
+            rebuilt = torch.view_as_real(stft.forward(stft.inverse(torch.view_as_complex(spec), length)))
             if self.momentum:
-                rebuilt, previous = torch.sub(rebuilt, previous, alpha=self.momentum / (1 + self.momentum)), rebuilt
-            spec = mag * torch.sgn(rebuilt)  # keep the target magnitude, take the consistent phase
-        return stft.inverse(spec, num_samples)  # trimmed, or zero-extended past the last frame
+                rebuilt, previous = rebuilt - previous * keep, rebuilt
+            norm = (rebuilt[..., :1] * rebuilt[..., :1] + rebuilt[..., 1:] * rebuilt[..., 1:]).sqrt()
+            # keep the target magnitude, take the consistent phase (zero where the rebuilt spectrum is zero)
+            spec = rebuilt * torch.where(norm > 0, mag / norm, 0.0)
+        return stft.inverse(torch.view_as_complex(spec.contiguous()), num_samples)  # trimmed, or zero-extended

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from acegit.engine import numerics
 from acegit.engine.device import environment, resolve_device
 from acegit.engine.inference import Engine
 from acegit.engine.registry import ModelRef
@@ -30,7 +31,8 @@ REQ = GenerationRequest(
 def test_environment_and_rates(tiny_engine: Engine) -> None:
     env = tiny_engine.environment()
     assert env == environment("cpu")
-    assert env["device_class"] == "cpu" and env["dtype"] == "float32" and env["deterministic"] is True
+    assert env["device_class"] == numerics.cpu_class() and env["device_class"].startswith("cpu:")
+    assert env["dtype"] == "float32" and env["deterministic"] is True
     assert set(env) == {"device_class", "torch", "dtype", "deterministic"}
     assert tiny_engine.sample_rate == 22050
     assert tiny_engine.latent_rate == pytest.approx(10.7666, abs=1e-3)
