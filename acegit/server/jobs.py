@@ -106,6 +106,13 @@ async def job_events(job_id: str, since: int = Query(0, ge=0), s: State = Depend
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
+@router.get("/health", tags=["models"])
+async def health(s: State = Depends(state)) -> dict[str, Any]:
+    """The server answers: its project, device and how many jobs wait."""
+    waiting = sum(not j.done for j in s.worker.list())
+    return {"ok": True, "project": s.project.name, "device": s.device, "jobs_waiting": waiting}
+
+
 @router.get("/models/{name}", tags=["models"])
 async def model(name: str, weights: str | None = None, s: State = Depends(state)) -> dict[str, Any]:
     """A model this server renders with; with `weights`, 409 unless it has exactly those weights."""
