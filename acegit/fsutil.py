@@ -17,12 +17,15 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO]:
-    """Open a temp file beside ``path``; on clean exit fsync it and rename it over ``path``."""
+def atomic_open(path: Path, mode: str = "wb", *, private: bool = False) -> Iterator[IO]:
+    """Open a temp file beside ``path``; on clean exit fsync it and rename it over ``path``.
+
+    ``private`` keeps mkstemp's 0600 (a file holding a secret, e.g. the server's token)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; files we write are ordinary user files
+        if not private:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; files we write are ordinary user files
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
@@ -34,8 +37,8 @@ def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_open(path, "wb") as f:
+def atomic_write_bytes(path: Path, data: bytes, *, private: bool = False) -> None:
+    with atomic_open(path, "wb", private=private) as f:
         f.write(data)
 
 

@@ -243,6 +243,25 @@ class Engines:
         return self.engines[name]
 
 
+def decode_track(engine: Engine, track: Track, latent: np.ndarray) -> np.ndarray:
+    """The audio of a track's final latent, as every render publishes it."""
+    num = round(track.duration * engine.sample_rate)
+    # Loops decode as one period of a periodic signal (built-in engine; docs/export.md).
+    return engine.decode(latent, num_samples=num, loop=True) if track.loop else engine.decode(latent, num)
+
+
+def sample_track(engines: Engines, track: Track, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sample and decode one track exactly as `render_tracks` does, writing nothing: (final latent, audio).
+
+    For a render server that returns the result to the machine that asked (`acegit render --remote`).
+    """
+    engine = engines.get(track.model)
+    progress = progress or SilentProgress()
+    progress.batch([track.name], track.steps)
+    latent = engine.generate([request_for(track)], progress=progress.step)[0]
+    return latent, decode_track(engine, track, latent)
+
+
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -343,8 +362,12 @@ def render_tracks(
     use_cache: bool = True,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    engines: Engines | None = None,
 ) -> list[Outcome]:
-    """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry."""
+    """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry.
+
+    `engines` lets a caller keep models warm across calls (`acegit serve`) or sample elsewhere (`--remote`).
+    """
     _check_device(device)
     progress = progress or SilentProgress()
     outcomes: dict[str, Outcome] = {}
@@ -359,7 +382,7 @@ def render_tracks(
 
     flock = _project_lock(project)
     try:
-        engines = Engines(project, device)
+        engines = engines or Engines(project, device)
         _sweep_tmp(project)
         cache = RenderCache(project.cache_dir)
         cache.clean_stale_tmp()
@@ -407,9 +430,7 @@ def render_tracks(
                 env: LockEnvironment = env,
             ) -> None:
                 start = time.perf_counter()
-                num = round(track.duration * engine.sample_rate)
-                # Loops decode as one period of a periodic signal (built-in engine; docs/export.md).
-                wave = engine.decode(latent, num_samples=num, loop=True) if track.loop else engine.decode(latent, num)
+                wave = decode_track(engine, track, latent)
                 lock = build_lock(track, ref, latent, env, AudioStats.of(wave, engine.sample_rate))
                 snapshot = dumps_lock(lock).encode("utf-8")
                 if use_cache:
@@ -467,12 +488,13 @@ def check_tracks(
     device: str = "auto",
     batch_size: int | None = None,
     progress: Progress | None = None,
+    engines: Engines | None = None,
 ) -> list[CheckResult]:
     """Re-render every selected track that has a lock file and compare; writes nothing."""
     _check_device(device)
     progress = progress or SilentProgress()
     results: dict[str, CheckResult] = {}
-    engines = Engines(project, device)
+    engines = engines or Engines(project, device)
     to_sample: dict[str, list[tuple[Track, Lock]]] = {}
     names = [st.name for st in statuses]
     for st in statuses:

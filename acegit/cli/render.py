@@ -16,7 +16,9 @@ from acegit.cli.progress import BarProgress, LineProgress, print_warnings
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from acegit.render import CheckResult, Outcome
+    from acegit.project import Project
+    from acegit.render import CheckResult, Engines, Outcome
+    from acegit.status import TrackStatus
 
 _ACTION_STYLE = {"rendered": "green", "cached": "cyan", "fresh": "dim"}
 _VERDICT_STYLE = {"exact": "green", "within tolerance": "yellow"}
@@ -79,6 +81,16 @@ def render(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the render cache.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout (docs/cli.md).")] = False,
+    remote: Annotated[
+        str | None,
+        typer.Option("--remote", metavar="URL", envvar="ACEGIT_REMOTE", help="Sample on an `acegit serve` there."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="ACEGIT_TOKEN", help="The --remote server's token.")
+    ] = None,
+    no_server: Annotated[
+        bool, typer.Option("--no-server", help="Render here even when `acegit serve` runs for this project.")
+    ] = False,
 ) -> None:
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
     from rich.console import Console
@@ -96,9 +108,12 @@ def render(
     progress = _progress(err, len(statuses), quiet=as_json)
     start = time.perf_counter()
     bars = getattr(progress, "bars", None)
+    engines = _engines(project, statuses, remote, token, no_server, device, force or check)
     if check:
         with bars or contextlib.nullcontext():
-            results = check_tracks(project, statuses, device=device, batch_size=batch_size, progress=progress)
+            results = check_tracks(
+                project, statuses, device=device, batch_size=batch_size, progress=progress, engines=engines
+            )
         failed = [r for r in results if not r.ok]
         if as_json:
             typer.echo(json.dumps(_check_json(results), indent=2, ensure_ascii=False))
@@ -120,6 +135,7 @@ def render(
             use_cache=not no_cache,
             batch_size=batch_size,
             progress=progress,
+            engines=engines,
         )
     elapsed = time.perf_counter() - start
     print_warnings(err, outcomes)
@@ -133,6 +149,30 @@ def render(
         out.print(_render_table(outcomes, elapsed))
         out.print(f"[dim]{_summary(outcomes)}[/]")
     sys.stdout.flush()
+
+
+def _engines(
+    project: Project,
+    statuses: list[TrackStatus],
+    remote: str | None,
+    token: str | None,
+    no_server: bool,
+    device: str,
+    force: bool,
+) -> Engines | None:
+    """Where to sample: a --remote server, else this project's running `acegit serve`, else here (None).
+
+    Looked for only when something may need sampling, so a no-op render stays a no-op (and never opens a socket).
+    """
+    if remote is not None:
+        from acegit.server.client import remote_engines
+
+        return remote_engines(project, remote, token)
+    if no_server or not (force or any(st.state != "fresh" for st in statuses)):
+        return None
+    from acegit.server.client import local_server
+
+    return local_server(project, device)
 
 
 def _render_json(outcomes: list[Outcome], elapsed: float) -> dict[str, object]:

@@ -1,0 +1,25 @@
+"""Request size limits of the server, in one place (the untrusted-content limits of issue 14 can replace these)."""
+
+from __future__ import annotations
+
+KIB, MIB = 1024, 1024 * 1024
+
+MAX_BODY = 256 * KIB  # any JSON request (a track, a job of named tracks, a sketch)
+MAX_INLINE_BODY = 4 * MIB  # an inline render: its fields and the melody's bytes in base64
+MAX_MELODY = 1 * MIB  # a MIDI file sent with an inline render
+MAX_SKETCH = 8  # candidates per sketch
+MAX_NAMES = 1000  # tracks named in one render job
+MAX_JOBS_KEPT = 64  # finished jobs the server remembers
+MAX_RESULTS_KEPT = 4  # finished inline renders whose result (latent + audio) is held for the client to fetch
+MAX_RESPONSE_ARRAY = 256 * MIB  # the most a client accepts for one decoded array from a server
+
+# Requests whose path starts with one of these may be this large; all others get MAX_BODY.
+BODY_LIMITS = {"/v1/render": MAX_INLINE_BODY}
+
+
+def body_limit(path: str) -> int:
+    """The largest request body accepted for a request path."""
+    for prefix, limit in BODY_LIMITS.items():
+        if path.startswith(prefix):
+            return limit
+    return MAX_BODY

@@ -1,0 +1,70 @@
+"""Request bodies of the API: pydantic models, so OpenAPI documents them and unknown fields are refused.
+
+A track's own fields stay a free-form table here: they are checked by acegit/track.py exactly as a track file is,
+so the server and the CLI can never disagree about what a valid track is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from acegit.server.limits import MAX_NAMES, MAX_SKETCH
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrackWrite(Strict):
+    """The fields of `tracks/<name>.toml` (docs/format.md): `prompt` and `seed` required, the rest optional."""
+
+    fields: dict[str, Any] = Field(examples=[{"prompt": "calm solo piano in A minor", "seed": 1234, "duration": 20}])
+
+
+class RenderJob(Strict):
+    """Render tracks of the server's project, as `acegit render [TRACKS] [--force] [--no-cache]` would."""
+
+    tracks: list[str] = Field(default_factory=list, max_length=MAX_NAMES, description="Default: every stale track.")
+    force: bool = False
+    cache: bool = True
+
+
+class InlineRequest(Strict):
+    """A track's render inputs (acegit/engine/request.py GenerationRequest, melody as bytes)."""
+
+    prompt: str
+    negative_prompt: str = ""
+    seed: int
+    duration: float
+    bpm: float
+    key: str
+    time_signature: str
+    steps: int
+    guidance: float
+    sampler: str
+    loop: bool = False
+    lyrics: str | None = None
+    shift: float | None = None
+
+
+class InlineRender(Strict):
+    """`acegit render --remote`: sample these inputs with exactly these weights and send back latent and audio."""
+
+    model: str
+    weights: str = Field(description='The weights hash the client pins, "sha256:<hex>".')
+    request: InlineRequest
+    melody: str | None = Field(default=None, description="The MIDI file's bytes, base64.")
+
+
+class Sketch(Strict):
+    """N candidates of a track with different seeds (or the seeds given)."""
+
+    count: int = Field(default=4, ge=1, le=MAX_SKETCH)
+    seeds: list[int] | None = Field(default=None, max_length=MAX_SKETCH)
+
+
+class Keep(Strict):
+    sketch: str
+    seed: int
