@@ -26,7 +26,9 @@ def melody_sha256(track: Track) -> str | None:
     """Hex sha256 of the melody file's bytes: the notes matter, not where the file lives."""
     if track.melody_path is None:
         return None
-    return hashlib.sha256(track.melody_path.read_bytes()).hexdigest()
+    from acegit.limits import MAX_MIDI_BYTES, read_capped
+
+    return hashlib.sha256(read_capped(track.melody_path, MAX_MIDI_BYTES, track.melody, "MIDI file")).hexdigest()
 
 
 def source_fields(track: Track) -> dict[str, Any]:

@@ -6,13 +6,12 @@ import base64
 import binascii
 import hashlib
 import math
-import tomllib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from acegit import __version__
+from acegit import __version__, limits
 from acegit.errors import AcegitError, InputError
 from acegit.fingerprint import RENDER_FORMAT_VERSION, environment_fingerprint, input_fingerprint, source_fingerprint
 from acegit.fsutil import atomic_write_text
@@ -30,6 +29,7 @@ LATENT_ENCODING = "zlib+base64"
 BASE64_LINE = 76  # characters per line of `data`, so Git diffs and merges see short lines
 STAT_DIGITS = 6  # audio statistics are rounded so the same audio always writes the same bytes
 _HEAD_CHUNK = 4096
+_BOUNDED_STRINGS = frozenset({"latent.data"})  # the base64 latent: bounded by the file size and the shape instead
 
 
 @dataclass(frozen=True)
@@ -176,14 +176,36 @@ def _latent_bytes(latent: EncodedLatent) -> bytes:
         raise ValueError(f"latent data is not valid base64 ({e})") from None
     if hashlib.sha256(payload).hexdigest() != latent.payload_sha256:
         raise ValueError("latent data does not match its payload_sha256 (edited, truncated or damaged)")
-    try:
-        raw = zlib.decompress(payload)
+    problem = latent_shape_problem(latent.shape)
+    if problem:
+        raise ValueError(problem)
+    expected = math.prod(latent.shape) * 2
+    inflate = zlib.decompressobj()
+    try:  # bounded by the declared shape: a stream that inflates further is refused after expected + 1 bytes
+        raw = inflate.decompress(payload, expected + 1)
     except zlib.error as e:
         raise ValueError(f"latent data does not decompress ({e})") from None
-    expected = math.prod(latent.shape) * 2
-    if len(raw) != expected:
+    if len(raw) > expected:
+        raise ValueError(f"latent data inflates past the {expected} bytes its shape {list(latent.shape)} needs")
+    if len(raw) < expected or not inflate.eof or inflate.unused_data:
         raise ValueError(f"latent holds {len(raw)} bytes, shape {list(latent.shape)} needs {expected}")
     return raw
+
+
+def latent_shape_problem(shape: tuple[int, ...]) -> str | None:
+    """Why a declared latent shape cannot be a render's, or None: checked before anything is decompressed.
+
+    Built-in latents are (C, F, T), ACE-Step's (C, T); T at most limits.MAX_LATENT_FRAMES (the longest track)."""
+    if len(shape) not in (2, 3):
+        return f"latent.shape {list(shape)} has {len(shape)} dimensions; a render's latent has 2 or 3"
+    *rows, frames = shape
+    if any(d > limits.MAX_LATENT_DIM for d in rows):
+        return f"latent.shape {list(shape)} has more than {limits.MAX_LATENT_DIM} channels or rows"
+    if frames > limits.MAX_LATENT_FRAMES:
+        return f"latent.shape {list(shape)} has more frames than a {limits.MAX_DURATION:g}-s track can have"
+    if math.prod(shape) > limits.MAX_LATENT_VALUES:
+        return f"latent.shape {list(shape)} holds more than {limits.MAX_LATENT_VALUES:,} values"
+    return None
 
 
 def decode_latent(lock: Lock | EncodedLatent) -> np.ndarray:
@@ -281,9 +303,9 @@ def _errors(path: Path, shown: str | None) -> _LockErrors:
 
 def _parse(data: bytes, err: _LockErrors) -> dict[str, Any]:
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise err.damaged(f"not valid TOML, perhaps truncated ({e})") from None
+        doc = limits.loads_toml(data, exempt=_BOUNDED_STRINGS)
+    except ValueError as e:
+        raise err.damaged(f"{e}, perhaps truncated") from None
     fmt = doc.get("format")
     if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
         raise err.damaged("`format` is missing or not a positive integer")
@@ -311,7 +333,9 @@ def _input(doc: dict[str, Any], err: _LockErrors) -> tuple[str, LockInput]:
     return track, lin
 
 
-def _read(path: Path, err: _LockErrors, size: int = -1) -> bytes:
+def _read(path: Path, err: _LockErrors, size: int | None = None) -> bytes:
+    if size is None:
+        return limits.read_capped(path, limits.MAX_LOCK_BYTES, err.shown, "snapshot")
     try:
         with open(path, "rb") as f:
             return f.read(size)
@@ -357,6 +381,9 @@ def read_lock(path: Path, shown: str | None = None) -> Lock:
     shape = la.get("shape", list)
     if not shape or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
         raise err.damaged("latent.shape must be a list of positive integers")
+    problem = latent_shape_problem(tuple(shape))
+    if problem:
+        raise err.damaged(problem)
     latent = EncodedLatent(
         shape=tuple(shape),
         sha256=la.get("sha256", str),
