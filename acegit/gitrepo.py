@@ -342,7 +342,8 @@ def merge_file(base: Path, ours: Path, theirs: Path, labels: tuple[str, str, str
             strip_newline_in_stdout=False,
         )
     if not 0 <= status < 128:  # merge-file exits with the number of conflicts (capped at 127), or -1 on error
-        raise GitError(f"git merge-file failed on {ours}: {err.decode(errors='replace').strip()}")
+        message = err if isinstance(err, str) else err.decode(errors="replace")
+        raise GitError(f"git merge-file failed on {ours}: {message.strip()}")
     return out, status
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from acegit.errors import AcegitError, InputError
+from acegit.errors import AcegitError, GitError, InputError
 from acegit.fsutil import atomic_write_bytes
+from acegit.limits import MAX_LOCK_BYTES, MAX_TRACK_BYTES, loads_toml
 from acegit.track import LOCK_SUFFIX
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 LABELS = ("ours", "base", "theirs")
 MARKER = 7  # git's default conflict-marker-size
 _ABSENT = object()
+_STATEMENT_LINES = 64  # the most lines one `key = value` of a track file may span for a key-by-key merge
 
 
 @dataclass
@@ -71,12 +73,13 @@ def _split(text: str) -> tuple[list[_Statement], str]:
             trivia.append(lines[i])
             i += 1
             continue
-        # The shortest run of lines that parses is one statement (multi-line arrays and strings included).
-        for j in range(i + 1, len(lines) + 1):
+        # The shortest run of lines that parses is one statement (multi-line arrays and strings included); at most
+        # _STATEMENT_LINES, so a hostile file costs linear time, not quadratic.
+        for j in range(i + 1, min(i + _STATEMENT_LINES, len(lines)) + 1):
             body = "".join(lines[i:j])
             try:
                 doc = tomllib.loads(body)
-            except tomllib.TOMLDecodeError:
+            except (tomllib.TOMLDecodeError, RecursionError):
                 continue
             break
         else:
@@ -92,9 +95,11 @@ def _split(text: str) -> tuple[list[_Statement], str]:
 
 
 def _parse(path: Path) -> tuple[str, dict[str, Any], dict[str, _Statement], list[_Statement], str]:
+    if path.stat().st_size > MAX_TRACK_BYTES:
+        raise ValueError(f"larger than {MAX_TRACK_BYTES // 1024} KiB")
     text = path.read_bytes().decode("utf-8")
     stmts, tail = _split(text)
-    values = tomllib.loads(text)
+    values = loads_toml(text.encode("utf-8"))
     return text, values, {s.key: s for s in stmts}, stmts, tail
 
 
@@ -188,8 +193,8 @@ def merge_lock(base: Path, ours: Path, theirs: Path, shown: str) -> MergeResult:
     """Keep one whole, valid snapshot (ours unless only theirs is valid); never splice two."""
     from acegit.lockfile import read_lock
 
-    ours_bytes, theirs_bytes = ours.read_bytes(), theirs.read_bytes()
-    if ours_bytes == theirs_bytes:
+    sizes = ours.stat().st_size, theirs.stat().st_size
+    if sizes[0] == sizes[1] and sizes[0] <= MAX_LOCK_BYTES and ours.read_bytes() == theirs.read_bytes():
         return MergeResult(True)
     track = Path(shown).name.removesuffix(LOCK_SUFFIX)
     locks: dict[str, Lock | None] = {}
@@ -208,7 +213,7 @@ def merge_lock(base: Path, ours: Path, theirs: Path, shown: str) -> MergeResult:
             ],
         )
     if locks["ours"] is None:
-        atomic_write_bytes(ours, theirs_bytes)
+        atomic_write_bytes(ours, theirs.read_bytes())  # a valid lock: within MAX_LOCK_BYTES
         return MergeResult(True, [f"{shown}: our snapshot is damaged; kept theirs (valid).", todo])
     same_input = locks["theirs"] is not None and locks["theirs"].input == locks["ours"].input
     if same_input:
@@ -232,7 +237,10 @@ def _git_merge(base: Path, ours: Path, theirs: Path) -> tuple[bytes, int]:
 
 
 def _text_merge(base: Path, ours: Path, theirs: Path, shown: str, why: str) -> MergeResult:
-    text, conflicts = _git_merge(base, ours, theirs)
+    try:
+        text, conflicts = _git_merge(base, ours, theirs)
+    except GitError as e:  # e.g. a side that is binary: nothing to merge as text, ours stays as it was
+        return MergeResult(False, [f"{shown}: {why}, but git cannot merge it ({e.message}); kept ours as it was."])
     atomic_write_bytes(ours, text)
     if conflicts:
         return MergeResult(False, [f"{shown}: {why}; {conflicts} conflict(s) marked with <<<<<<< / >>>>>>>."])
