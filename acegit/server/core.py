@@ -25,6 +25,7 @@ from acegit.engine.registry import ModelRef, load_engine
 from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes, atomic_write_text
 from acegit.lockfile import lock_path
+from acegit.midi import scan_midi
 from acegit.project import Project
 from acegit.render import Engines, Progress, render_tracks, sample_track, select_tracks
 from acegit.server.limits import MAX_MELODY, MAX_NAMES, MAX_SKETCH
@@ -229,6 +230,10 @@ def inline_track(project: Project, engines: WarmEngines, body: dict[str, Any]) -
             raise InputError("request", "is not valid base64", field="melody") from None
         if len(data) > MAX_MELODY:
             raise InputError("request", f"is {len(data)} bytes; at most {MAX_MELODY}", field="melody")
+        try:
+            scan_midi(data)  # the same limits as a melody file in the project, before it is stored
+        except ValueError as e:
+            raise InputError("request", f"is refused as a MIDI file: {e}", field="melody") from None
         rel = SCRATCH / "melody" / f"{hashlib.sha256(data).hexdigest()}.mid"
         atomic_write_bytes(project.root / rel, data)
         fields["melody"] = rel.as_posix()

@@ -1,12 +1,14 @@
-"""Request size limits of the server, in one place (the untrusted-content limits of issue 14 can replace these)."""
+"""Request size limits of the server, in one place; file-shaped inputs take the project-wide ones (acegit/limits.py)."""
 
 from __future__ import annotations
 
-KIB, MIB = 1024, 1024 * 1024
+from acegit import limits
 
-MAX_BODY = 256 * KIB  # any JSON request (a track, a job of named tracks, a sketch)
+MIB = 1024 * 1024
+
+MAX_BODY = limits.MAX_TRACK_BYTES  # any JSON request (a track, a job of named tracks, a sketch)
 MAX_INLINE_BODY = 4 * MIB  # an inline render: its fields and the melody's bytes in base64
-MAX_MELODY = 1 * MIB  # a MIDI file sent with an inline render
+MAX_MELODY = limits.MAX_MIDI_BYTES  # a MIDI file sent with an inline render
 MAX_SKETCH = 8  # candidates per sketch
 MAX_NAMES = 1000  # tracks named in one render job
 MAX_JOBS_KEPT = 64  # finished jobs the server remembers

@@ -247,3 +247,28 @@ def test_malformed_and_oversized_bodies(server: Server, client: httpx.Client) ->
     assert other.status_code == 409
     message = other.json()["error"]["message"]
     assert "'tiny'" in message and "sha256:" + "0" * 64 in message and message.count("sha256:") == 2
+
+
+def test_an_inline_melody_past_the_midi_limits_is_refused(client: httpx.Client) -> None:
+    """The server applies the project's untrusted-content limits (acegit/limits.py) to request bodies too."""
+    import base64
+    import struct
+
+    from acegit.engine.registry import resolve_model
+
+    notes = b"\x00\x90\x3c\x40\x10\x3c\x00" + b"\x00\x3c\x40\x10\x3c\x00" * 20_000  # 20,001 notes, 117 kB
+    track = notes + b"\x00\xff\x2f\x00"
+    smf = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk" + struct.pack(">I", len(track)) + track
+    body = {
+        "model": "tiny",
+        "weights": resolve_model("tiny", {}).weights_hash,
+        "melody": base64.b64encode(smf).decode(),
+        "request": {
+            "prompt": "x", "seed": 1, "duration": 2.0, "bpm": 90.0, "key": "C major", "time_signature": "4/4",
+            "steps": 2, "guidance": 4.0, "sampler": "euler",
+        },
+    }  # fmt: skip
+    resp = client.post("/v1/render", json=body)
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["field"] == "melody" and "more than 20,000 notes" in error["message"]
