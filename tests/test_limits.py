@@ -260,3 +260,39 @@ def test_a_hostile_track_merges_in_linear_time(tmp_path: Path) -> None:
     start = time.perf_counter()
     merge_files(tmp_path / "base", tmp_path / "ours", tmp_path / "theirs", "tracks/x.toml")
     assert time.perf_counter() - start < 10
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["textconv", "tracks/example.lock.toml"],
+        ["status"],
+        ["diff", "HEAD~1", "HEAD"],
+        ["show", "HEAD:example", "-o", "old.wav"],
+        ["export", "-p", "game"],
+        ["render", "--check"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_every_reader_of_a_committed_bomb_stays_bounded(
+    project: Project, render_fake: Callable[[Project, str], Path], args: list[str]
+) -> None:
+    """A bomb lock committed as a pull request would: each command finishes within a 4-GiB address space (torch's own
+    reservation included) and 60 s, with the project's own error or verdict, never a traceback."""
+    lock_file = render_fake(project, "example")
+    subprocess.run(["git", "add", "-A"], cwd=project.root, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", "good"], cwd=project.root, check=True, capture_output=True)
+    _bomb_lock(lock_file, [8, 16, 1000], 1 << 30)
+    game = '\n[export.game]\nformat = "wav"\n'
+    if "[export.game]" not in (project.root / "acegit.toml").read_text(encoding="utf-8"):
+        with open(project.root / "acegit.toml", "a", encoding="utf-8") as f:
+            f.write(game)
+    subprocess.run(["git", "add", "-A"], cwd=project.root, check=True, capture_output=True)
+    subprocess.run(["git", "commit", "-qm", "bomb"], cwd=project.root, check=True, capture_output=True)
+    proc, seconds = _limited(args, project.root, 4 * GiB)
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out and "MemoryError" not in out, out
+    assert proc.returncode in (0, 1), out
+    assert seconds < 60
+    if args[0] != "status":
+        assert "damaged" in out or "corrupt" in out or "cannot be read" in out, out
