@@ -24,7 +24,8 @@ from acegit.loopseam import SeamReport, seam_report
 from acegit.project import PROJECT_FILE, Project
 from acegit.render import SilentProgress
 from acegit.tags import LoopPoints, Provenance, tag_audio
-from acegit.track import Track, reject_unknown, toml_value
+from acegit.tomlfields import field_error, reject_unknown, toml_value
+from acegit.track import Track
 
 if TYPE_CHECKING:
     import numpy as np
@@ -125,9 +126,7 @@ class ExportResult:
 
 
 def _bad(name: str, key: str, message: str, hint: str | None = None) -> InputError:
-    err = InputError(PROJECT_FILE, f"export.{name}.{key} {message}", hint=hint)
-    err.field = f"export.{name}.{key}"
-    return err
+    return field_error(PROJECT_FILE, f"export.{name}.{key}", message, hint)
 
 
 def _number(name: str, table: dict[str, Any], key: str, lo: float, hi: float, default: float | None) -> float | None:

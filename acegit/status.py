@@ -18,7 +18,8 @@ from acegit.fingerprint import RENDER_FORMAT_VERSION, input_fingerprint_of, sour
 from acegit.fsutil import atomic_write_text
 from acegit.lockfile import LockInput, read_lock_head
 from acegit.project import Project
-from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, toml_value, track_files
+from acegit.tomlfields import toml_value
+from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, track_files
 
 FRESH, STALE, INVALID = "fresh", "stale", "invalid"
 # Stale reasons, as documented in docs/cli.md (the `--json` schema lists exactly these strings).
