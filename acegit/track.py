@@ -343,3 +343,11 @@ def load_tracks(project: Project, names: Iterable[str] | None = None) -> list[Tr
             raise AcegitError(f"no track named {n!r} in {project.display(project.tracks_dir)}/", hint=hint)
         out.append(load_track(by_name[n], project))
     return out
+
+
+def track_named(project: Project, name: str) -> Track:
+    """One track by name: only its own file is read (the folder is listed only to say what else there is)."""
+    path = project.tracks_dir / f"{name}{TRACK_SUFFIX}"
+    if not NAME_RE.match(name) or not path.is_file():
+        return load_tracks(project, [name])[0]  # says "no track named …" with the closest name
+    return load_track(path, project)

@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,7 +21,9 @@ from acegit.engine.registry import ACE_STEP_OBTAIN, ModelRef
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError
 
-Progress = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from acegit.engine.backend import StepProgress
+
 
 DEFAULT_SHIFT = 3.0  # AceStepPipeline's default timestep shift, used when a track sets none
 # ACE-Step's metadata names a time signature by its beats per bar.
@@ -148,7 +150,7 @@ class AceStepEngine:
         return out[0].transpose(0, 1).float().cpu().numpy()  # (C, T)
 
     @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerationRequest], progress: Progress | None = None) -> list[np.ndarray]:
+    def generate(self, requests: Sequence[GenerationRequest], progress: StepProgress | None = None) -> list[np.ndarray]:
         """Final latents, float32 (C, T) each, in request order; a request's result never depends on the others.
 
         Equal requests (render pads GPU batches with copies) are sampled once: the result is the same by contract.
