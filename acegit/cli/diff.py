@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 if TYPE_CHECKING:
     from acegit.diff import DiffResult, LatentDiff, ParamChange, TrackDiff

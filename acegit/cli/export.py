@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 from acegit.cli.progress import BarProgress, LineProgress
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 from acegit.cli.progress import BarProgress, LineProgress, print_warnings
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 if TYPE_CHECKING:
     from acegit.trace import Trace
