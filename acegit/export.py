@@ -12,7 +12,7 @@ import io
 import math
 import string
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -21,7 +21,7 @@ from acegit import __version__
 from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes
 from acegit.lockfile import lock_path, read_lock
-from acegit.loopseam import SeamReport, seam_report
+from acegit.loopseam import Reference, SeamReport, seam_report
 from acegit.loudness import integrated_loudness
 from acegit.project import PROJECT_FILE, Project
 from acegit.render import SilentProgress
@@ -620,3 +620,50 @@ def export_tracks(
             progress.exported(r)
             start = time.perf_counter()
     return results
+
+
+def _seam_json(seam: SeamReport, num: Callable[[float], float | str]) -> dict[str, object]:
+    def ref(r: Reference | None) -> dict[str, object] | None:
+        return None if r is None else {"flux_p95_db": num(r.flux_p95_db), "level_p95_db": num(r.level_p95_db)}
+
+    return {
+        "seamless": seam.seamless,
+        "flux_db": num(seam.flux_db),
+        "level_jump_db": num(seam.level_jump_db),
+        "hops": ref(seam.hops),
+        "beats": ref(seam.beats),
+    }
+
+
+def export_json(results: Sequence[ExportResult], elapsed: float) -> dict[str, object]:
+    """The documented `acegit export --json` object (schema 1, docs/export.md)."""
+
+    def num(x: float) -> float | str:
+        return round(x, 3) if x == x and abs(x) != float("inf") else str(x)
+
+    return {
+        "schema": 1,
+        "command": "export",
+        "seconds": round(elapsed, 3),
+        "files": [
+            {
+                "track": r.track,
+                "profile": r.profile,
+                "path": r.shown,
+                "format": r.format,
+                "sample_rate": r.sample_rate,
+                "channels": r.channels,
+                "frames": r.frames,
+                "duration": round(r.duration, 6),
+                "loudness": num(r.loudness),
+                "true_peak": num(r.true_peak),
+                "loop": None if r.loop is None else {"start": r.loop.start, "length": r.loop.length},
+                "seam": None if r.seam is None else _seam_json(r.seam, num),
+                "source": r.source,
+                "commit": r.provenance.commit,
+                "dirty": r.provenance.dirty,
+                "fingerprint": r.provenance.fingerprint,
+            }
+            for r in results
+        ],
+    }

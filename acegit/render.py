@@ -410,6 +410,56 @@ def _from_cache(project: Project, cache: RenderCache, models: Models, track: Tra
     return read_cached(cache, cache_key(fp, models.environment(track.model).fingerprint))
 
 
+# --- results as JSON -------------------------------------------------------------------------------------------
+
+
+def render_json(outcomes: Sequence[Outcome], elapsed: float) -> dict[str, object]:
+    """The documented `acegit render --json` object (schema 1, docs/cli.md)."""
+    return {
+        "schema": 1,
+        "command": "render",
+        "seconds": round(elapsed, 3),
+        "tracks": [
+            {
+                "name": o.name,
+                "result": o.action,
+                "seconds": round(o.seconds, 3),
+                "audio": o.audio,
+                "lock": o.lock,
+                "lock_changed": o.lock_changed,
+                "fingerprint": o.fingerprint,
+                "warning": o.warning,
+            }
+            for o in outcomes
+        ],
+    }
+
+
+def check_json(results: Sequence[CheckResult]) -> dict[str, object]:
+    """The documented `acegit render --check --json` object (schema 1, docs/cli.md)."""
+
+    def num(x: float | None) -> float | str | None:
+        return None if x is None else (str(x) if x in (float("inf"), float("-inf")) else round(x, 6))
+
+    return {
+        "schema": 1,
+        "command": "render --check",
+        "ok": all(r.ok for r in results),
+        "tracks": [
+            {
+                "name": r.name,
+                "verdict": r.verdict,
+                "ok": r.ok,
+                "detail": r.detail,
+                "max_abs": num(r.max_abs),
+                "snr_db": num(r.snr_db),
+                "snapshot_device_class": r.device_class,
+            }
+            for r in results
+        ],
+    }
+
+
 # --- verifying -------------------------------------------------------------------------------------------------
 
 

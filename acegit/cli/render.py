@@ -83,8 +83,9 @@ def render(
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
     from rich.console import Console
 
+    from acegit.errors import CheckFailed
     from acegit.project import find_project
-    from acegit.render import check_tracks, parse_shard, render_tracks, select_tracks
+    from acegit.render import check_json, check_tracks, parse_shard, render_json, render_tracks, select_tracks
 
     project = find_project()
     statuses = select_tracks(
@@ -101,15 +102,13 @@ def render(
             results = check_tracks(project, statuses, device=device, batch_size=batch_size, progress=progress)
         failed = [r for r in results if not r.ok]
         if as_json:
-            typer.echo(json.dumps(_check_json(results), indent=2, ensure_ascii=False))
+            typer.echo(json.dumps(check_json(results), indent=2, ensure_ascii=False))
         else:
             out.print(_check_table(results))
             summary = f"{len(results) - len(failed)} of {len(results)} snapshots reproduce"
             out.print(f"[{'red' if failed else 'green'}]{summary}[/]")
         if failed:
-            names = ", ".join(r.name for r in failed)
-            err.print(f"error: render --check failed for {names}")
-            raise typer.Exit(1)
+            raise CheckFailed(f"render --check failed for {', '.join(r.name for r in failed)}")
         return
     with bars or contextlib.nullcontext():
         outcomes = render_tracks(
@@ -124,7 +123,7 @@ def render(
     elapsed = time.perf_counter() - start
     print_warnings(err, outcomes)
     if as_json:
-        typer.echo(json.dumps(_render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
     elif not outcomes:
         out.print("No tracks selected.")
     elif all(o.action == "fresh" for o in outcomes):
@@ -133,47 +132,3 @@ def render(
         out.print(_render_table(outcomes, elapsed))
         out.print(f"[dim]{_summary(outcomes)}[/]")
     sys.stdout.flush()
-
-
-def _render_json(outcomes: list[Outcome], elapsed: float) -> dict[str, object]:
-    return {
-        "schema": 1,
-        "command": "render",
-        "seconds": round(elapsed, 3),
-        "tracks": [
-            {
-                "name": o.name,
-                "result": o.action,
-                "seconds": round(o.seconds, 3),
-                "audio": o.audio,
-                "lock": o.lock,
-                "lock_changed": o.lock_changed,
-                "fingerprint": o.fingerprint,
-                "warning": o.warning,
-            }
-            for o in outcomes
-        ],
-    }
-
-
-def _check_json(results: list[CheckResult]) -> dict[str, object]:
-    def num(x: float | None) -> float | str | None:
-        return None if x is None else (str(x) if x in (float("inf"), float("-inf")) else round(x, 6))
-
-    return {
-        "schema": 1,
-        "command": "render --check",
-        "ok": all(r.ok for r in results),
-        "tracks": [
-            {
-                "name": r.name,
-                "verdict": r.verdict,
-                "ok": r.ok,
-                "detail": r.detail,
-                "max_abs": num(r.max_abs),
-                "snr_db": num(r.snr_db),
-                "snapshot_device_class": r.device_class,
-            }
-            for r in results
-        ],
-    }

@@ -17,7 +17,7 @@ from acegit.diff.audio import AudioDiff, compare_audio
 from acegit.diff.latents import OTHER_MODEL, LatentDiff, compare_latents, frame_rate_of, verdict
 from acegit.diff.params import ParamChange, param_changes
 from acegit.diff.sides import Side, Version, open_repo
-from acegit.errors import AcegitError, InputError
+from acegit.errors import AcegitError, CheckFailed, InputError
 from acegit.lockfile import Lock
 from acegit.project import Project
 from acegit.snapshots import Models, Snapshots
@@ -112,6 +112,11 @@ class DiffResult:
     @property
     def problems(self) -> list[str]:
         return [p for t in self.tracks for p in t.problems]
+
+    def check(self) -> None:
+        """Raise CheckFailed when some track could not be compared (after the rest of the diff was shown)."""
+        if self.problems:
+            raise CheckFailed("\n".join(self.problems))
 
     def to_json(self) -> dict[str, Any]:
         return {
