@@ -75,6 +75,36 @@ def builtin_weights_dir(name: str) -> Path:
     )
 
 
+def installed_models(local_models: Mapping[str, Path | None]) -> list[str]:
+    """The model names a track can use here: built-ins whose weights are installed, and acegit.toml's [models.*]."""
+    builtins = []
+    for name in BUILTIN_MODELS:
+        with contextlib.suppress(AcegitError):
+            builtin_weights_dir(name)
+            builtins.append(name)
+    return sorted({*builtins, *local_models})
+
+
+def check_available(name: str, local_models: Mapping[str, Path | None]) -> None:
+    """Refuse a model name a new track cannot render with, without hashing anything: a built-in whose weights did not
+    ship (e.g. `base`), or a name that is neither built in nor in acegit.toml. Local models are checked at render."""
+    if name in local_models:
+        return
+    have = installed_models(local_models)
+    if name in BUILTIN_MODELS:
+        if name in have:
+            return
+        what = f"model {name!r} is a built-in preset whose weights are not installed (only {', '.join(have)} ship)"
+    else:
+        what = f"unknown model {name!r}"
+    raise AcegitError(
+        f"{what}; the models here are: {', '.join(have) or 'none'}",
+        hint=f"Use one of those (--model {have[0] if have else 'tiny'}), or a checkpoint of your own: add "
+        f'[models.{name}] path = "path/to/weights" to acegit.toml (a folder with {WEIGHTS_FILE}, {CONFIG_FILE} and '
+        f"{HASH_FILE}; docs/format.md).",
+    )
+
+
 def weights_hash_of(folder: Path) -> str:
     """Hex sha256 over model.safetensors' bytes followed by config.json's bytes (what the `sha256` file holds)."""
     h = hashlib.sha256()
