@@ -24,7 +24,7 @@ from acegit.lockfile import lock_path, read_lock
 from acegit.loopseam import Reference, SeamReport, seam_report
 from acegit.loudness import integrated_loudness
 from acegit.project import PROJECT_FILE, Project
-from acegit.render import SilentProgress
+from acegit.render import RenderProgress, SilentProgress
 from acegit.snapshots import CACHE, SNAPSHOT, Snapshots
 from acegit.tags import LoopPoints, Provenance, tag_audio
 from acegit.tomlfields import field_error, reject_unknown, toml_value
@@ -33,7 +33,6 @@ from acegit.track import Track
 if TYPE_CHECKING:
     import numpy as np
 
-    from acegit.render import Outcome
     from acegit.status import TrackStatus
 
 FORMATS = ("wav", "ogg", "flac")
@@ -86,12 +85,9 @@ class ExportProfile:
     pattern: str = "{track}.{ext}"
 
 
-class ExportProgress(Protocol):
+class ExportProgress(RenderProgress, Protocol):
     """What the CLI shows: render progress for stale tracks, then one call per exported file."""
 
-    def batch(self, names: Sequence[str], steps: int) -> None: ...
-    def step(self, done: int, total: int) -> None: ...
-    def finished(self, outcome: Outcome) -> None: ...
     def exported(self, result: ExportResult) -> None: ...
 
 
