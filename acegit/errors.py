@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 # Exit codes (docs/cli.md): 0 ok, 1 expected failure, 2 usage error, 3 bug, 130 interrupted.
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
@@ -27,11 +26,11 @@ class AcegitError(Exception):
 
 
 class InputError(AcegitError):
-    """A file the user wrote is wrong: names the file, the field and the fix."""
+    """A file the user wrote is wrong: the message names the file and the fix; `field` says which field (for tools:
+    the message already shows it as written, e.g. "bpm = 900 …")."""
 
     def __init__(self, path: Path | str, message: str, *, field: str | None = None, hint: str | None = None) -> None:
-        where = f"{path}: {field}" if field else f"{path}"
-        super().__init__(f"{where}: {message}" if field else f"{where}: {message}", hint=hint)
+        super().__init__(f"{path}: {message}", hint=hint)
         self.path = str(path)
         self.field = field
 

@@ -12,7 +12,7 @@ import io
 import math
 import string
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,16 +20,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 from acegit import __version__
 from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes
-from acegit.loopseam import SeamReport, seam_report
+from acegit.lockfile import lock_path, read_lock
+from acegit.loopseam import Reference, SeamReport, seam_report
+from acegit.loudness import integrated_loudness
 from acegit.project import PROJECT_FILE, Project
-from acegit.render import SilentProgress
+from acegit.render import RenderProgress, SilentProgress
+from acegit.snapshots import CACHE, SNAPSHOT, Snapshots
 from acegit.tags import LoopPoints, Provenance, tag_audio
-from acegit.track import Track, reject_unknown, toml_value
+from acegit.tomlfields import field_error, reject_unknown, toml_value
+from acegit.track import Track
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from acegit.render import Outcome
     from acegit.status import TrackStatus
 
 FORMATS = ("wav", "ogg", "flac")
@@ -60,7 +63,7 @@ LOUDNESS_TOLERANCE = 0.05  # LU: how close mastering iterates to the target
 _MAX_PASSES = 8
 _SUBTYPES = {("wav", 16): "PCM_16", ("wav", 24): "PCM_24", ("flac", 16): "PCM_16", ("flac", 24): "PCM_24"}
 
-CACHE, SNAPSHOT, RENDERED = "cache", "snapshot", "rendered"
+RENDERED = "rendered"  # besides snapshots.CACHE and snapshots.SNAPSHOT: where an exported file's audio came from
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,9 @@ class ExportProfile:
     pattern: str = "{track}.{ext}"
 
 
-class ExportProgress(Protocol):
+class ExportProgress(RenderProgress, Protocol):
     """What the CLI shows: render progress for stale tracks, then one call per exported file."""
 
-    def batch(self, names: Sequence[str], steps: int) -> None: ...
-    def step(self, done: int, total: int) -> None: ...
-    def finished(self, outcome: Outcome) -> None: ...
     def exported(self, result: ExportResult) -> None: ...
 
 
@@ -125,9 +125,7 @@ class ExportResult:
 
 
 def _bad(name: str, key: str, message: str, hint: str | None = None) -> InputError:
-    err = InputError(PROJECT_FILE, f"export.{name}.{key} {message}", hint=hint)
-    err.field = f"export.{name}.{key}"
-    return err
+    return field_error(PROJECT_FILE, f"export.{name}.{key}", message, hint)
 
 
 def _number(name: str, table: dict[str, Any], key: str, lo: float, hi: float, default: float | None) -> float | None:
@@ -360,14 +358,6 @@ def _oversampled_peaks(x: np.ndarray, circular: bool) -> np.ndarray:
     return peaks[pad : len(peaks) - pad] if pad else peaks
 
 
-def integrated_loudness(x: np.ndarray, sample_rate: int) -> float:
-    """ITU-R BS.1770-4 integrated loudness in LUFS (pyloudnorm); -inf for silence."""
-    import numpy as np
-    import pyloudnorm
-
-    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(np.asarray(x, dtype=np.float64)))
-
-
 def limit(x: np.ndarray, sample_rate: int, ceiling_db: float, circular: bool = False) -> np.ndarray:
     """A look-ahead true-peak limiter: the gain never exceeds ceiling / peak at any sample (min filter, then a box
     average no wider than the min filter, which cannot rise above the minimum it smooths)."""
@@ -498,36 +488,6 @@ def process(wave: np.ndarray, rate: int, track: Track, profile: ExportProfile) -
 # --- where the audio comes from ---------------------------------------------------------------------------------
 
 
-class _Sources:
-    """Each track's mono render: from the cache, decoded from its snapshot, or rendered now (stale tracks)."""
-
-    def __init__(self, project: Project, device: str) -> None:
-        from acegit.cache import RenderCache
-        from acegit.render import Engines
-
-        self.project = project
-        self.cache = RenderCache(project.cache_dir)
-        self.engines = Engines(project, device)  # render's model loader: one engine per model, any backend
-
-    def get(self, track: Track, how: str) -> tuple[np.ndarray, int, str, str]:
-        """(wave, sample rate, source, input fingerprint) of the track's committed snapshot."""
-        import soundfile as sf
-
-        from acegit.cache import cache_key
-        from acegit.lockfile import decode_latent, lock_path, read_lock
-
-        lpath = lock_path(track.path)
-        lock = read_lock(lpath, self.project.display(lpath))
-        fp = lock.input.fingerprint
-        entry = self.cache.get(cache_key(fp, lock.environment.fingerprint))
-        if entry is not None:
-            wave, rate = sf.read(entry.audio, dtype="float32")
-            return wave, int(rate), how, fp
-        engine = self.engines.get(track.model)
-        num = round(track.duration * engine.sample_rate)
-        return engine.decode(decode_latent(lock), num_samples=num), int(engine.sample_rate), SNAPSHOT, fp
-
-
 class _Git:
     """Commit and per-track dirty flag for provenance; outside a repository both are unknown."""
 
@@ -545,8 +505,6 @@ class _Git:
                 self.repo = None
 
     def dirty(self, project: Project, track: Track) -> bool | None:
-        from acegit.lockfile import lock_path
-
         if self.repo is None:
             return None
         if self.head is None:
@@ -609,16 +567,20 @@ def export_tracks(
     state = {st.name: st for st in statuses}
     stale: list[TrackStatus] = [state[t.name] for t in tracks if state[t.name].state != FRESH]
     how = {t.name: CACHE for t in tracks}
+    snapshots = Snapshots(project, device)
     if stale:
-        for o in render_tracks(project, stale, device=device, progress=progress):
+        for o in render_tracks(project, stale, device=device, progress=progress, models=snapshots.models):
             how[o.name] = RENDERED if o.action == "rendered" else CACHE
 
-    sources = _Sources(project, device)
     git = _Git(project)
     results: list[ExportResult] = []
     for t in tracks:
         start = time.perf_counter()
-        wave, rate, source, fp = sources.get(t, how[t.name])
+        lpath = lock_path(t.path)
+        lock = read_lock(lpath, project.display(lpath))
+        audio = snapshots.audio(lock, project.display(lpath), loop=t.loop)  # a loop decodes as a loop, as render does
+        wave, rate, fp = audio.wave, audio.sample_rate, lock.input.fingerprint
+        source = how[t.name] if audio.source == CACHE else SNAPSHOT
         prov_base = Provenance(
             track=t.name,
             commit=git.head,
@@ -654,3 +616,50 @@ def export_tracks(
             progress.exported(r)
             start = time.perf_counter()
     return results
+
+
+def _seam_json(seam: SeamReport, num: Callable[[float], float | str]) -> dict[str, object]:
+    def ref(r: Reference | None) -> dict[str, object] | None:
+        return None if r is None else {"flux_p95_db": num(r.flux_p95_db), "level_p95_db": num(r.level_p95_db)}
+
+    return {
+        "seamless": seam.seamless,
+        "flux_db": num(seam.flux_db),
+        "level_jump_db": num(seam.level_jump_db),
+        "hops": ref(seam.hops),
+        "beats": ref(seam.beats),
+    }
+
+
+def export_json(results: Sequence[ExportResult], elapsed: float) -> dict[str, object]:
+    """The documented `acegit export --json` object (schema 1, docs/export.md)."""
+
+    def num(x: float) -> float | str:
+        return round(x, 3) if x == x and abs(x) != float("inf") else str(x)
+
+    return {
+        "schema": 1,
+        "command": "export",
+        "seconds": round(elapsed, 3),
+        "files": [
+            {
+                "track": r.track,
+                "profile": r.profile,
+                "path": r.shown,
+                "format": r.format,
+                "sample_rate": r.sample_rate,
+                "channels": r.channels,
+                "frames": r.frames,
+                "duration": round(r.duration, 6),
+                "loudness": num(r.loudness),
+                "true_peak": num(r.true_peak),
+                "loop": None if r.loop is None else {"start": r.loop.start, "length": r.loop.length},
+                "seam": None if r.seam is None else _seam_json(r.seam, num),
+                "source": r.source,
+                "commit": r.provenance.commit,
+                "dirty": r.provenance.dirty,
+                "fingerprint": r.provenance.fingerprint,
+            }
+            for r in results
+        ],
+    }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acegit.errors import GitError
@@ -142,10 +142,6 @@ class GitRepo:
                 names = set(self.repo.git.diff("--name-only", "--no-renames", "-z", a, b).split("\0"))
         names.discard("")
         return sorted(names)
-
-    def changed_tracks(self, rev_a: str, rev_b: str | None = None, tracks_dir: str = "tracks") -> list[str]:
-        """Names of tracks whose track or lock file changed (see `changed_files`); `tracks_dir` is repo-relative."""
-        return track_names(self.changed_files(rev_a, rev_b), tracks_dir)
 
     def add(self, paths: Iterable[Path | str]) -> None:
         """Stage files."""
@@ -345,18 +341,6 @@ def merge_file(base: Path, ours: Path, theirs: Path, labels: tuple[str, str, str
         message = err if isinstance(err, str) else err.decode(errors="replace")
         raise GitError(f"git merge-file failed on {ours}: {message.strip()}")
     return out, status
-
-
-def track_names(files: Iterable[str], tracks_dir: str = "tracks") -> list[str]:
-    """Track names from repository-relative paths: `tracks/boss.toml` and `tracks/boss.lock.toml` both give boss."""
-    folder = PurePosixPath(tracks_dir.strip("/") or ".")
-    names = set()
-    for f in files:
-        p = PurePosixPath(f)
-        if p.parent != folder or not p.name.endswith(".toml"):
-            continue
-        names.add(p.name.removesuffix(".toml").removesuffix(".lock"))
-    return sorted(names)
 
 
 def _name_status(out: str) -> list[tuple[str, str, str | None]]:

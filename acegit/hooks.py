@@ -15,11 +15,11 @@ from acegit.errors import AcegitError, CheckFailed
 from acegit.lockfile import lock_path
 from acegit.project import Project
 from acegit.status import FRESH, INVALID, TrackStatus, project_status
-from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, load_tracks
+from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, track_named
 
 if TYPE_CHECKING:
     from acegit.gitrepo import GitRepo
-    from acegit.render import Outcome, Progress
+    from acegit.render import Outcome, RenderProgress
 
 MELODY_SUFFIXES = (".mid", ".midi")
 
@@ -62,7 +62,7 @@ def staged_tracks(project: Project, repo: GitRepo, staged: Sequence[str]) -> lis
     if melodies:
         for st in project_status(project).tracks:
             if st.state != INVALID and st.name not in names:
-                melody = load_tracks(project, [st.name])[0].melody_path
+                melody = track_named(project, st.name).melody_path
                 if melody is not None and melody.resolve() in melodies:
                     names.add(st.name)
     return sorted(names)
@@ -73,7 +73,7 @@ def _inputs(project: Project, names: Sequence[str]) -> list[Path]:
     paths = [project.tracks_dir / f"{n}{TRACK_SUFFIX}" for n in names]
     for st in project_status(project).tracks:
         if st.name in names and st.state != INVALID:
-            melody = load_tracks(project, [st.name])[0].melody_path
+            melody = track_named(project, st.name).melody_path
             if melody is not None:
                 paths.append(melody)
     return paths
@@ -85,7 +85,7 @@ def render_staged(
     files: Sequence[Path] | None = None,
     device: str = "auto",
     use_cache: bool = True,
-    progress: Progress | None = None,
+    progress: RenderProgress | None = None,
 ) -> RenderHookResult:
     """Render the stale tracks among the staged ones (or those of `files`); report lock files unlike the index."""
     from acegit.render import render_tracks, select_tracks

@@ -75,11 +75,11 @@ def loads_toml(data: bytes, exempt: frozenset[str] = frozenset()) -> dict[str, A
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        raise ValueError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise ValueError(f"is not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"not valid TOML ({e})") from None
+        raise ValueError(f"invalid TOML: {e}") from None
     except RecursionError:
-        raise ValueError(f"nested more than {MAX_TOML_DEPTH} levels deep") from None
+        raise ValueError(f"is nested more than {MAX_TOML_DEPTH} levels deep") from None
     problem = toml_shape_problem(doc, exempt)
     if problem:
         raise ValueError(problem)

@@ -358,7 +358,16 @@ def read_lock_head(path: Path, shown: str | None = None) -> tuple[str, LockInput
 def read_lock(path: Path, shown: str | None = None) -> Lock:
     """Read and fully verify a lock file (payload hash, base64, zlib, size)."""
     err = _errors(path, shown)
-    doc = _parse(_read(path, err), err)
+    return _lock(_parse(_read(path, err), err), err)
+
+
+def loads_lock(data: bytes, track: str, shown: str) -> Lock:
+    """A lock file's bytes (e.g. a Git blob) read and verified as read_lock does; messages name `track`'s fix."""
+    err = _LockErrors(shown, track)
+    return _lock(_parse(data, err), err)
+
+
+def _lock(doc: dict[str, Any], err: _LockErrors) -> Lock:
     track, lin = _input(doc, err)
     e = _Fields(err, doc.get("environment"), "environment.")
     env = LockEnvironment(

@@ -9,7 +9,8 @@ from typing import Any
 
 from acegit.engine.registry import LocalModels
 from acegit.errors import AcegitError, InputError
-from acegit.track import DEFAULTABLE_FIELDS, read_toml, reject_unknown, toml_value, validate_field
+from acegit.tomlfields import read_toml, reject_unknown, table, toml_value
+from acegit.track import DEFAULTABLE_FIELDS, validate_field
 
 PROJECT_FILE = "acegit.toml"
 AUDIO_FORMATS = ("wav", "flac", "ogg")
@@ -45,15 +46,6 @@ class Project:
             return str(path)
 
 
-def _table(shown: str, data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    v = data.get(key, {})
-    if not isinstance(v, dict):
-        err = InputError(shown, f"[{key}] must be a table (write it as a `[{key}]` section)")
-        err.field = key
-        raise err
-    return v
-
-
 def _inside(root: Path, shown: str, name: str, value: Any) -> Path:
     if not isinstance(value, str) or not value:
         raise InputError(shown, f"{name} = {toml_value(value)} must be a folder path relative to the project root")
@@ -67,29 +59,29 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
     """Validate acegit.toml's content."""
     shown = PROJECT_FILE
     reject_unknown(shown, data, SECTIONS)
-    proj = _table(shown, data, "project")
+    proj = table(shown, data, "project")
     reject_unknown(shown, proj, ("name",), "project.")
     name = proj.get("name", root.name)
     if not isinstance(name, str) or not name.strip():
         raise InputError(shown, f'project.name = {toml_value(name)} must be a non-empty string (e.g. name = "my-game")')
 
-    raw_defaults = _table(shown, data, "defaults")
+    raw_defaults = table(shown, data, "defaults")
     reject_unknown(shown, raw_defaults, DEFAULTABLE_FIELDS, "defaults.")
     defaults = {k: validate_field(shown, k, v, f"defaults.{k}") for k, v in raw_defaults.items()}
 
-    audio = _table(shown, data, "audio")
+    audio = table(shown, data, "audio")
     reject_unknown(shown, audio, ("format",), "audio.")
     fmt = audio.get("format", "wav")
     if fmt not in AUDIO_FORMATS:
         raise InputError(shown, f"audio.format = {toml_value(fmt)} is not one of {', '.join(AUDIO_FORMATS)}")
 
-    paths = _table(shown, data, "paths")
+    paths = table(shown, data, "paths")
     reject_unknown(shown, paths, PATH_KEYS, "paths.")
     folders = {k: _inside(root, shown, f"paths.{k}", paths.get(k, d)) for k, d in PATH_KEYS.items()}
 
     models: dict[str, Path | None] = {}
     backends: dict[str, str] = {}
-    for mname, spec in _table(shown, data, "models").items():
+    for mname, spec in table(shown, data, "models").items():
         backend = spec.get("backend", "builtin") if isinstance(spec, dict) else "builtin"
         if backend not in MODEL_BACKENDS:
             choices = ", ".join(f'"{b}"' for b in MODEL_BACKENDS)
@@ -120,7 +112,7 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
         cache_dir=folders["cache"],
         models=LocalModels(models, backends),
         model_backends=backends,
-        export=_table(shown, data, "export"),
+        export=table(shown, data, "export"),
     )
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acegit.cache import RenderCache, cache_key
-from acegit.engine.registry import ModelRef, backend_libraries, load_engine, resolve_model
+from acegit.engine.registry import BUILTIN, ModelRef
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError, InputError, UsageError
 from acegit.fingerprint import input_fingerprint
@@ -35,13 +35,14 @@ from acegit.lockfile import (
     read_lock,
 )
 from acegit.project import Project
+from acegit.snapshots import CachedRender, Models, cached_render_of, decode, read_cached
 from acegit.status import FRESH, INVALID, TrackStatus, project_status
-from acegit.track import Track, load_tracks
+from acegit.track import Track, load_tracks, track_named
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from acegit.engine.inference import Engine
+    from acegit.engine.backend import Backend
 
 DEVICES = ("auto", "cpu", "cuda")
 GPU_BATCH = 8  # tracks handed to the engine per call on a GPU (each is still sampled on its own)
@@ -60,7 +61,7 @@ EXACT, TOLERANT, MISMATCH, STALE, MISSING, CORRUPT = (
 CHECK_PASSES = (EXACT, TOLERANT)
 
 
-class Progress(Protocol):
+class RenderProgress(Protocol):
     """What the CLI shows while rendering; the core never prints."""
 
     def batch(self, names: Sequence[str], steps: int) -> None: ...
@@ -141,7 +142,7 @@ def _changed_since(project: Project, rev: str, statuses: list[TrackStatus]) -> s
         track_file = (project.root / st.path).resolve()
         files = {track_file, lock_path(track_file)}
         if st.state != INVALID:
-            melody = load_tracks(project, [st.name])[0].melody_path
+            melody = track_named(project, st.name).melody_path
             if melody is not None:
                 files.add(melody.resolve())
         if files & changed:
@@ -183,7 +184,7 @@ def _load_valid(project: Project, statuses: Sequence[TrackStatus]) -> list[Track
 
 def _warning(project: Project, track: Track, ref: ModelRef) -> str | None:
     """What a user should know about a render that is not an error: a built-in loop that is not whole bars."""
-    note = track.uneven_loop() if ref.backend == "builtin" else None
+    note = track.uneven_loop() if ref.backend == BUILTIN else None
     return f"{project.display(track.path)}: {note}" if note else None
 
 
@@ -212,54 +213,16 @@ def _check_device(device: str) -> None:
         raise UsageError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
 
 
-class Engines:
-    """Loads each model at most once per run, on first use."""
-
-    def __init__(self, project: Project, device: str) -> None:
-        self.project, self.device = project, device
-        self.refs: dict[str, ModelRef] = {}
-        self.engines: dict[str, Engine] = {}
-        self.envs: dict[str, LockEnvironment] = {}
-
-    def ref(self, name: str) -> ModelRef:
-        if name not in self.refs:
-            self.refs[name] = resolve_model(name, self.project.models)
-        return self.refs[name]
-
-    def environment(self, name: str) -> LockEnvironment:
-        """Where model `name` renders: the device, torch, and the backend's own libraries (ace-step: diffusers)."""
-        if name not in self.envs:
-            from acegit.engine.inference import environment
-
-            e, libraries = environment(self.device), backend_libraries(self.ref(name).backend)
-            self.envs[name] = LockEnvironment.make(
-                e["device_class"], e["torch"], e["dtype"], e["deterministic"], libraries=libraries
-            )
-        return self.envs[name]
-
-    def get(self, name: str) -> Engine:
-        if name not in self.engines:
-            self.engines[name] = load_engine(self.ref(name), self.device)
-        return self.engines[name]
-
-
-def decode_track(engine: Engine, track: Track, latent: np.ndarray) -> np.ndarray:
-    """The audio of a track's final latent, as every render publishes it."""
-    num = round(track.duration * engine.sample_rate)
-    # Loops decode as one period of a periodic signal (built-in engine; docs/export.md).
-    return engine.decode(latent, num_samples=num, loop=True) if track.loop else engine.decode(latent, num)
-
-
-def sample_track(engines: Engines, track: Track, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+def sample_track(models: Models, track: Track, progress: RenderProgress | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sample and decode one track exactly as `render_tracks` does, writing nothing: (final latent, audio).
 
     For a render server that returns the result to the machine that asked (`acegit render --remote`).
     """
-    engine = engines.get(track.model)
+    engine = models.engine(track.model)
     progress = progress or SilentProgress()
     progress.batch([track.name], track.steps)
     latent = engine.generate([request_for(track)], progress=progress.step)[0]
-    return latent, decode_track(engine, track, latent)
+    return latent, decode(engine, latent, track.duration, track.loop)
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -268,9 +231,9 @@ def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _sample(
-    engine: Engine,
+    engine: Backend,
     tracks: list[Track],
-    progress: Progress,
+    progress: RenderProgress,
     on_latent: Callable[[Track, np.ndarray, float], None],
     batch_size: int | None = None,
 ) -> None:
@@ -361,13 +324,11 @@ def render_tracks(
     device: str = "auto",
     use_cache: bool = True,
     batch_size: int | None = None,
-    progress: Progress | None = None,
-    engines: Engines | None = None,
+    progress: RenderProgress | None = None,
+    models: Models | None = None,
 ) -> list[Outcome]:
     """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry.
-
-    `engines` lets a caller keep models warm across calls (`acegit serve`) or sample elsewhere (`--remote`).
-    """
+    `models`: the caller's loaded models, when it decodes with them afterwards (export)."""
     _check_device(device)
     progress = progress or SilentProgress()
     outcomes: dict[str, Outcome] = {}
@@ -382,7 +343,7 @@ def render_tracks(
 
     flock = _project_lock(project)
     try:
-        engines = engines or Engines(project, device)
+        models = models or Models(project, device)
         _sweep_tmp(project)
         cache = RenderCache(project.cache_dir)
         cache.clean_stale_tmp()
@@ -396,41 +357,37 @@ def render_tracks(
                 project.display(lock_path(track.path)),
                 fp,
                 changed,
-                _warning(project, track, engines.ref(track.model)),
+                _warning(project, track, models.ref(track.model)),
             )
             outcomes[track.name] = o
             progress.finished(o)
 
         by_model: dict[str, list[Track]] = {}
         for t in todo:
-            ref = engines.ref(t.model)
-            fp = input_fingerprint(t, ref)
-            entry = cache.get(cache_key(fp, engines.environment(t.model).fingerprint)) if use_cache else None
-            if entry is not None:
-                import soundfile as sf
-
-                start = time.perf_counter()
-                cached = read_lock(entry.snapshot, f"cache entry {entry.key[:12]}")
-                wave, sr = sf.read(entry.audio, dtype="float32")
-                lock = dataclasses.replace(cached, track=t.name)
-                audio, changed = _publish(project, t, lock, wave, sr)
+            start = time.perf_counter()
+            fp = input_fingerprint(t, models.ref(t.model))
+            cached = _from_cache(project, cache, models, t, fp) if use_cache else None
+            if cached is not None:
+                lock = dataclasses.replace(cached.lock, track=t.name)
+                audio, changed = _publish(project, t, lock, cached.wave, cached.sample_rate)
                 done(t, CACHED, time.perf_counter() - start, audio, changed, fp)
             else:
                 by_model.setdefault(t.model, []).append(t)
 
         for model_name, group in by_model.items():
-            engine, ref, env = engines.get(model_name), engines.ref(model_name), engines.environment(model_name)
+            engine, ref, env = models.engine(model_name), models.ref(model_name), models.environment(model_name)
 
             def publish(
                 track: Track,
                 latent: np.ndarray,
                 seconds: float,
-                engine: Engine = engine,
+                engine: Backend = engine,
                 ref: ModelRef = ref,
                 env: LockEnvironment = env,
             ) -> None:
                 start = time.perf_counter()
-                wave = decode_track(engine, track, latent)
+                # Loops decode as one period of a periodic signal (built-in engine; docs/export.md).
+                wave = decode(engine, latent, track.duration, track.loop)
                 lock = build_lock(track, ref, latent, env, AudioStats.of(wave, engine.sample_rate))
                 snapshot = dumps_lock(lock).encode("utf-8")
                 if use_cache:
@@ -446,10 +403,79 @@ def render_tracks(
     return [outcomes[n] for n in order]
 
 
+def _from_cache(project: Project, cache: RenderCache, models: Models, track: Track, fp: str) -> CachedRender | None:
+    """The cached render of a track's inputs on this machine.
+
+    The render its lock file pins (a fresh track under `--force`) is restored without torch: its environment is the
+    lock's. Any other lookup needs this machine's environment, which torch computes.
+    """
+    lpath = lock_path(track.path)
+    if lpath.is_file():
+        try:
+            pinned = read_lock(lpath, project.display(lpath))
+        except InputError:
+            pinned = None  # a damaged lock: it is rendered again, or restored under this machine's environment
+        if pinned is not None and pinned.input.fingerprint == fp:
+            cached = cached_render_of(cache, pinned)
+            if cached is not None:
+                return cached
+    return read_cached(cache, cache_key(fp, models.environment(track.model).fingerprint))
+
+
+# --- results as JSON -------------------------------------------------------------------------------------------
+
+
+def render_json(outcomes: Sequence[Outcome], elapsed: float) -> dict[str, object]:
+    """The documented `acegit render --json` object (schema 1, docs/cli.md)."""
+    return {
+        "schema": 1,
+        "command": "render",
+        "seconds": round(elapsed, 3),
+        "tracks": [
+            {
+                "name": o.name,
+                "result": o.action,
+                "seconds": round(o.seconds, 3),
+                "audio": o.audio,
+                "lock": o.lock,
+                "lock_changed": o.lock_changed,
+                "fingerprint": o.fingerprint,
+                "warning": o.warning,
+            }
+            for o in outcomes
+        ],
+    }
+
+
+def check_json(results: Sequence[CheckResult]) -> dict[str, object]:
+    """The documented `acegit render --check --json` object (schema 1, docs/cli.md)."""
+
+    def num(x: float | None) -> float | str | None:
+        return None if x is None else (str(x) if x in (float("inf"), float("-inf")) else round(x, 6))
+
+    return {
+        "schema": 1,
+        "command": "render --check",
+        "ok": all(r.ok for r in results),
+        "tracks": [
+            {
+                "name": r.name,
+                "verdict": r.verdict,
+                "ok": r.ok,
+                "detail": r.detail,
+                "max_abs": num(r.max_abs),
+                "snr_db": num(r.snr_db),
+                "snapshot_device_class": r.device_class,
+            }
+            for r in results
+        ],
+    }
+
+
 # --- verifying -------------------------------------------------------------------------------------------------
 
 
-def compare_latents(new: np.ndarray, snapshot: np.ndarray) -> tuple[float, float]:
+def latent_error(new: np.ndarray, snapshot: np.ndarray) -> tuple[float, float]:
     """(max |Δ|, SNR in dB of the snapshot against the difference); SNR is inf when they are equal."""
     import numpy as np
 
@@ -469,7 +495,7 @@ def _judge(name: str, latent: np.ndarray, lock: Lock, env: LockEnvironment) -> C
     if latent.shape != tuple(lock.latent.shape):
         detail = f"latent shape {latent.shape} ≠ snapshot {tuple(lock.latent.shape)}"
         return CheckResult(name, MISMATCH, detail, device_class=where)
-    max_abs, snr = compare_latents(latent, decode_latent(lock))
+    max_abs, snr = latent_error(latent, decode_latent(lock))
     figures = f"max |Δ| {max_abs:.3g}, latent SNR {snr:.1f} dB"
     if lock.environment.fingerprint == env.fingerprint:
         detail = f"same environment ({where}) but different bits: {figures}"
@@ -487,21 +513,23 @@ def check_tracks(
     *,
     device: str = "auto",
     batch_size: int | None = None,
-    progress: Progress | None = None,
-    engines: Engines | None = None,
+    progress: RenderProgress | None = None,
+    models: Models | None = None,
 ) -> list[CheckResult]:
-    """Re-render every selected track that has a lock file and compare; writes nothing."""
+    """Re-render every selected track that has a lock file and compare; writes nothing.
+
+    `models`: warm models of the caller's (`acegit serve`), or ones that sample elsewhere (`--remote`)."""
     _check_device(device)
     progress = progress or SilentProgress()
     results: dict[str, CheckResult] = {}
-    engines = engines or Engines(project, device)
+    models = models or Models(project, device)
     to_sample: dict[str, list[tuple[Track, Lock]]] = {}
     names = [st.name for st in statuses]
     for st in statuses:
         if st.state == INVALID:
             results[st.name] = CheckResult(st.name, CORRUPT, st.message or "invalid track")
             continue
-        track = load_tracks(project, [st.name])[0]
+        track = track_named(project, st.name)
         lpath = lock_path(track.path)
         if not lpath.is_file():
             results[st.name] = CheckResult(st.name, MISSING, f"no {project.display(lpath)}: run `acegit render`")
@@ -511,7 +539,7 @@ def check_tracks(
         except InputError as e:
             results[st.name] = CheckResult(st.name, CORRUPT, str(e))
             continue
-        if input_fingerprint(track, engines.ref(track.model)) != lock.input.fingerprint:
+        if input_fingerprint(track, models.ref(track.model)) != lock.input.fingerprint:
             reasons = ", ".join(st.reasons) or "input changed"
             detail = f"{reasons} since the snapshot: run `acegit render {st.name}` and commit the lock file"
             results[st.name] = CheckResult(st.name, STALE, detail, device_class=lock.environment.device_class)
@@ -520,7 +548,7 @@ def check_tracks(
 
     if to_sample:
         for model_name, pairs in to_sample.items():
-            locks, env = {t.name: lk for t, lk in pairs}, engines.environment(model_name)
+            locks, env = {t.name: lk for t, lk in pairs}, models.environment(model_name)
 
             def judge(
                 track: Track,
@@ -532,7 +560,7 @@ def check_tracks(
                 results[track.name] = _judge(track.name, latent, locks[track.name], env)
                 progress.finished(Outcome(track.name, results[track.name].verdict, seconds))
 
-            _sample(engines.get(model_name), [t for t, _ in pairs], progress, judge, batch_size)
+            _sample(models.engine(model_name), [t for t, _ in pairs], progress, judge, batch_size)
     return [results[n] for n in names]
 
 

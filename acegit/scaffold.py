@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from acegit import gitrepo
+from acegit.engine.registry import check_available
 from acegit.errors import AcegitError
 from acegit.fsutil import atomic_write_text
 from acegit.project import PROJECT_FILE, Project, load_project
+from acegit.tomlfields import toml_value
 from acegit.track import MAX_SEED, TRACK_SUFFIX, Track, check_name, dumps_track, parse_track, track_files
 
 GITIGNORE_LINES = (
@@ -67,7 +69,13 @@ cache = ".acegit/cache"
 # [models.mymodel]
 # path = "models/mymodel"
 
-# Export profiles ([export.NAME]) are read by `acegit export`.
+# Export profiles ([export.NAME]) are read by `acegit export` (docs/export.md): `acegit export -p game` writes
+# build/export/game/<track>.ogg, at 44.1 kHz, -16 LUFS, under a -1 dBTP true-peak ceiling.
+[export.game]
+format = "ogg"
+sample_rate = 44100
+loudness = -16.0
+true_peak = -1.0
 """
 
 
@@ -166,6 +174,10 @@ def add_track(project: Project, name: str, fields: dict[str, Any]) -> Track:
     if "seed" not in data:
         data["seed"] = draw_seed()
     track = parse_track(data, name, path, project)
+    try:
+        check_available(track.model, project.models)
+    except AcegitError as e:
+        raise AcegitError(f"{shown}: model = {toml_value(track.model)}: {e.message}", hint=e.hint) from None
     try:
         atomic_write_text(path, dumps_track(track))
     except OSError as e:

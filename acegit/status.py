@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from acegit import __version__
-from acegit.engine.registry import BUILTIN_MODELS, ModelRef, resolve_model
+from acegit.engine.registry import BUILTIN_MODELS, ModelRef
 from acegit.errors import AcegitError
 from acegit.fingerprint import RENDER_FORMAT_VERSION, input_fingerprint_of, source_fingerprint
 from acegit.fsutil import atomic_write_text
 from acegit.lockfile import LockInput, read_lock_head
 from acegit.project import Project
-from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, toml_value, track_files
+from acegit.snapshots import Models
+from acegit.tomlfields import toml_value
+from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX, check_unique, load_track, track_files
 
 FRESH, STALE, INVALID = "fresh", "stale", "invalid"
 # Stale reasons, as documented in docs/cli.md (the `--json` schema lists exactly these strings).
@@ -140,24 +142,12 @@ class _StatCache:
             atomic_write_text(self.path, json.dumps({"header": self.header, "entries": self.new}, sort_keys=True))
 
 
-class _Models:
-    """Resolves each model name once per status run (reading one small `sha256` file)."""
-
-    def __init__(self, project: Project) -> None:
-        self.project = project
-        self.cache: dict[str, ModelRef | AcegitError] = {}
-
-    def get(self, name: str, shown: str) -> ModelRef:
-        """The model, or an error naming the track file that asked for it."""
-        if name not in self.cache:
-            try:
-                self.cache[name] = resolve_model(name, self.project.models)
-            except AcegitError as e:
-                self.cache[name] = e
-        found = self.cache[name]
-        if isinstance(found, AcegitError):
-            raise AcegitError(f"{shown}: model = {toml_value(name)}: {found.message}", hint=found.hint)
-        return found
+def _model(models: Models, name: str, shown: str) -> ModelRef:
+    """The model, or an error naming the track file that asked for it."""
+    try:
+        return models.ref(name)
+    except AcegitError as e:
+        raise AcegitError(f"{shown}: model = {toml_value(name)}: {e.message}", hint=e.hint) from None
 
 
 def _track_facts(path: Path, shown: str, project: Project, cache: _StatCache) -> dict[str, Any]:
@@ -180,7 +170,7 @@ def _lock_facts(path: Path, shown: str, sig: list[int] | None, cache: _StatCache
     return facts["track"], LockInput(**facts["input"])
 
 
-def track_status(path: Path, project: Project, models: _Models, cache: _StatCache, folder: str = "") -> TrackStatus:
+def track_status(path: Path, project: Project, models: Models, cache: _StatCache, folder: str = "") -> TrackStatus:
     """The state of one track file; `folder` is the tracks folder as shown (root-relative), computed once per run."""
     folder = folder or project.display(path.parent)
     name = path.name[: -len(TRACK_SUFFIX)]
@@ -193,7 +183,7 @@ def track_status(path: Path, project: Project, models: _Models, cache: _StatCach
         facts = _track_facts(path, shown, project, cache)
         if lsig is None:
             if facts["model"] not in BUILTIN_MODELS and facts["model"] not in project.models:
-                models.get(facts["model"], shown)  # a misspelt model name: say so now, not at render time
+                _model(models, facts["model"], shown)  # a misspelt model name: say so now, not at render time
             return TrackStatus(name, shown, STALE, (NO_SNAPSHOT,), lock=lock)
         locked_track, locked = _lock_facts(lpath, lshown, lsig, cache)
         if locked_track != name:
@@ -201,7 +191,7 @@ def track_status(path: Path, project: Project, models: _Models, cache: _StatCach
                 f"{lshown}: snapshot belongs to track {locked_track!r}, not {name!r}",
                 hint=f"Delete it and run `acegit render {name}`.",
             )
-        model = models.get(facts["model"], shown)
+        model = _model(models, facts["model"], shown)
     except AcegitError as e:
         return TrackStatus(name, shown, INVALID, message=str(e), lock=lock)
     fingerprint = input_fingerprint_of(facts["source"], model)
@@ -223,7 +213,7 @@ def project_status(project: Project, use_cache: bool = True) -> ProjectStatus:
     """Every track's state, sorted by name; `use_cache` keeps parsed files in .acegit/ keyed by their stat."""
     paths = track_files(project.tracks_dir)
     check_unique(paths, project)
-    models = _Models(project)
+    models = Models(project)
     cache = _StatCache(project, use_cache)
     folder = project.display(project.tracks_dir)
     result = ProjectStatus(project.name, project.root, [track_status(p, project, models, cache, folder) for p in paths])

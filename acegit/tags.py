@@ -16,7 +16,6 @@ from typing import Any
 
 from acegit.errors import AcegitError
 
-TAG_FORMATS = ("wav", "ogg", "flac")
 _PREFIX = "ACEGIT_"
 _RIFF_HEADER = 12
 

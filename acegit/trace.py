@@ -24,6 +24,33 @@ class Trace:
     commit_subject: str | None = None  # None when the commit is not in this repository (or no repository)
     commit_in_history: bool | None = None  # whether the commit is an ancestor of HEAD
 
+    def to_json(self) -> dict[str, object]:
+        """The documented `acegit trace --json` object (schema 1, docs/export.md)."""
+        p = self.tags.provenance
+        assert p is not None
+        return {
+            "schema": 1,
+            "command": "trace",
+            "file": str(self.path),
+            "format": self.tags.format,
+            "track": p.track,
+            "commit": p.commit,
+            "commit_subject": self.commit_subject,
+            "commit_in_history": self.commit_in_history,
+            "dirty": p.dirty,
+            "fingerprint": p.fingerprint,
+            "seed": p.seed,
+            "acegit": p.acegit,
+            "profile": p.profile,
+            "project": p.project,
+            "loop": None
+            if self.tags.loop is None
+            else {"start": self.tags.loop.start, "length": self.tags.loop.length},
+            "state": self.state,
+            "detail": self.detail,
+            "current_fingerprint": self.current_fingerprint,
+        }
+
 
 def _commit_facts(project: Project, sha: str | None) -> tuple[str | None, bool | None]:
     if sha is None:

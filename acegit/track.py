@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acegit.errors import AcegitError, InputError
 from acegit.keys import normalize_key
+from acegit.tomlfields import (
+    Validator,
+    boolean,
+    field_error,
+    fmt_num,
+    number,
+    one_of,
+    read_toml,
+    reject_unknown,
+    text,
+    toml_value,
+    whole,
+)
 
 if TYPE_CHECKING:
     from acegit.project import Project
@@ -131,10 +142,10 @@ class Track:
             return None
         shorter, longer = max(1, math.floor(bars)), math.ceil(bars)
         return (
-            f"loop = true but duration = {_fmt_num(self.duration)} s holds {bars:.2f} bars at {_fmt_num(self.bpm)} "
+            f"loop = true but duration = {fmt_num(self.duration)} s holds {bars:.2f} bars at {fmt_num(self.bpm)} "
             f"BPM in {self.time_signature}: the loop renders as {whole} whole bar{'s' * (whole != 1)} at "
-            f"{self.bpm * whole / bars:.1f} BPM. For {_fmt_num(self.bpm)} BPM, set duration = "
-            f"{_fmt_num(round(shorter * self.bar_seconds, 3))} or {_fmt_num(round(longer * self.bar_seconds, 3))}."
+            f"{self.bpm * whole / bars:.1f} BPM. For {fmt_num(self.bpm)} BPM, set duration = "
+            f"{fmt_num(round(shorter * self.bar_seconds, 3))} or {fmt_num(round(longer * self.bar_seconds, 3))}."
         )
 
     def render_fields(self) -> dict[str, Any]:
@@ -142,171 +153,51 @@ class Track:
         return {f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) is not None}
 
 
-def toml_value(value: Any) -> str:
-    """A value as TOML would show it, for error messages."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        return "{...}"
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return repr(value)
-
-
-def _fmt_num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(x)
-
-
-def _bad(path: str, name: str, message: str, hint: str | None = None) -> InputError:
-    """An InputError whose text reads "tracks/boss.toml: bpm = 900 is out of range 20–300"."""
-    err = InputError(path, f"{name} {message}", hint=hint)
-    err.field = name
-    return err
-
-
-def _int(lo: int, hi: int, example: int) -> Callable[[str, str, Any], int]:
-    def check(path: str, name: str, v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise _bad(path, name, f"= {toml_value(v)} must be a whole number (e.g. {name} = {example})")
-        if not lo <= v <= hi:
-            raise _bad(path, name, f"= {v} is out of range {lo}–{hi}")
-        return v
-
-    return check
-
-
-def _float(lo: float, hi: float, example: float) -> Callable[[str, str, Any], float]:
-    def check(path: str, name: str, v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise _bad(path, name, f"= {toml_value(v)} must be a number (e.g. {name} = {_fmt_num(example)})")
-        if not math.isfinite(v) or not lo <= v <= hi:
-            raise _bad(path, name, f"= {_fmt_num(v)} is out of range {_fmt_num(lo)}–{_fmt_num(hi)}")
-        return float(v)
-
-    return check
-
-
-def _str(nonempty: bool, example: str) -> Callable[[str, str, Any], str]:
-    def check(path: str, name: str, v: Any) -> str:
-        if not isinstance(v, str):
-            raise _bad(path, name, f"= {toml_value(v)} must be a string (e.g. {name} = {json.dumps(example)})")
-        if nonempty and not v.strip():
-            raise _bad(
-                path, name, f"is empty: write what the music should sound like (e.g. {name} = {json.dumps(example)})"
-            )
-        return v
-
-    return check
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[str, str, Any], str]:
-    def check(path: str, name: str, v: Any) -> str:
-        allowed = ", ".join(json.dumps(o) for o in options)
-        if not isinstance(v, str) or v not in options:
-            raise _bad(path, name, f"= {toml_value(v)} is not one of {allowed}")
-        return v
-
-    return check
-
-
-def _bool(path: str, name: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise _bad(path, name, f"= {toml_value(v)} must be true or false")
-    return v
-
-
 def _key(path: str, name: str, v: Any) -> str:
     if not isinstance(v, str):
-        raise _bad(path, name, f'= {toml_value(v)} must be a string (e.g. {name} = "A minor")')
+        raise field_error(path, name, f'= {toml_value(v)} must be a string (e.g. {name} = "A minor")')
     try:
         return normalize_key(v)
     except ValueError as e:
-        raise _bad(path, name, f"= {toml_value(v)} is not a key: {e}") from None
+        raise field_error(path, name, f"= {toml_value(v)} is not a key: {e}") from None
 
 
 def _tags(path: str, name: str, v: Any) -> tuple[str, ...]:
     if not isinstance(v, list) or not all(isinstance(t, str) for t in v):
-        raise _bad(path, name, f'= {toml_value(v)} must be a list of strings (e.g. {name} = ["boss", "loop"])')
+        raise field_error(path, name, f'= {toml_value(v)} must be a list of strings (e.g. {name} = ["boss", "loop"])')
     return tuple(v)
 
 
 def _melody(path: str, name: str, v: Any) -> str:
     if not isinstance(v, str) or not v:
-        raise _bad(path, name, f'= {toml_value(v)} must be a path to a .mid file (e.g. {name} = "midi/theme.mid")')
+        message = f'= {toml_value(v)} must be a path to a .mid file (e.g. {name} = "midi/theme.mid")'
+        raise field_error(path, name, message)
     return v
 
 
-VALIDATORS: dict[str, Callable[[str, str, Any], Any]] = {
-    "prompt": _str(True, "calm solo piano"),
-    "negative_prompt": _str(False, "noise, distortion"),
-    "seed": _int(0, MAX_SEED, 1234),
-    "duration": _float(1.0, 600.0, 30.0),
-    "bpm": _float(20.0, 300.0, 120.0),
+VALIDATORS: dict[str, Validator] = {
+    "prompt": text(True, "calm solo piano"),
+    "negative_prompt": text(False, "noise, distortion"),
+    "seed": whole(0, MAX_SEED, 1234),
+    "duration": number(1.0, 600.0, 30.0),
+    "bpm": number(20.0, 300.0, 120.0),
     "key": _key,
-    "time_signature": _choice(TIME_SIGNATURES),
-    "model": _str(True, "tiny"),
-    "steps": _int(1, 200, 20),
-    "guidance": _float(0.0, 20.0, 4.0),
-    "sampler": _choice(SAMPLERS),
+    "time_signature": one_of(TIME_SIGNATURES),
+    "model": text(True, "tiny"),
+    "steps": whole(1, 200, 20),
+    "guidance": number(0.0, 20.0, 4.0),
+    "sampler": one_of(SAMPLERS),
     "melody": _melody,
-    "loop": _bool,
+    "loop": boolean,
     "tags": _tags,
-    "lyrics": _str(False, "[verse]\nhello"),
-    "shift": _float(0.1, 10.0, 3.0),
+    "lyrics": text(False, "[verse]\nhello"),
+    "shift": number(0.1, 10.0, 3.0),
 }
 
 
 def validate_field(path: str, name: str, value: Any, shown_name: str | None = None) -> Any:
     """Check and normalise one field value (also used for acegit.toml's [defaults], shown as "defaults.bpm")."""
     return VALIDATORS[name](path, shown_name or name, value)
-
-
-# Words people reach for that spelling similarity would not find ("tempo" is closer to "steps" than to "bpm").
-SYNONYMS = {
-    "tempo": "bpm",
-    "length": "duration",
-    "seconds": "duration",
-    "scale": "key",
-    "meter": "time_signature",
-    "time": "time_signature",
-    "cfg": "guidance",
-    "negative": "negative_prompt",
-    "midi": "melody",
-    "looping": "loop",
-    "text": "prompt",
-    "description": "prompt",
-}
-
-
-def reject_unknown(path: str, data: Mapping[str, Any], allowed: Iterable[str], where: str = "") -> None:
-    """Raise for the first key not in `allowed`, suggesting the closest allowed one."""
-    allowed = list(allowed)
-    for k in data:
-        if k not in allowed:
-            import difflib  # only on the error path: keeps `acegit status` startup lean
-
-            alias = SYNONYMS.get(k.lower())
-            close = [alias] if alias in allowed else difflib.get_close_matches(k, allowed, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(allowed)}"
-            raise _bad(path, f"{where}{k}", f"is not a known key: {hint}")
-
-
-def read_toml(path: Path, shown: str, what: str = "file") -> dict[str, Any]:
-    """Parse a TOML file; a syntax error names the file, the line and the column."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(shown, f"{what} not found") from None
-    except OSError as e:
-        raise InputError(shown, f"cannot read {what}: {e.strerror}") from None
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(shown, "is not UTF-8 text; save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(shown, f"invalid TOML: {e}", hint="Fix the syntax at that line and column.") from None
 
 
 def check_name(name: str, shown: str) -> None:
@@ -323,17 +214,18 @@ def check_name(name: str, shown: str) -> None:
 def _resolve_melody(project: Project, shown: str, melody: str) -> Path:
     rel = Path(melody)
     if rel.is_absolute():
-        raise _bad(
+        raise field_error(
             shown, "melody", f"= {toml_value(melody)} must be relative to the project root (e.g. midi/theme.mid)"
         )
     root = project.root.resolve()
     target = (root / rel).resolve()
     if not target.is_relative_to(root):
-        raise _bad(shown, "melody", f"= {toml_value(melody)} points outside the project; keep MIDI files inside it")
+        outside = f"= {toml_value(melody)} points outside the project; keep MIDI files inside it"
+        raise field_error(shown, "melody", outside)
     if target.suffix.lower() not in MELODY_SUFFIXES:
-        raise _bad(shown, "melody", f"= {toml_value(melody)} is not a MIDI file (.mid or .midi)")
+        raise field_error(shown, "melody", f"= {toml_value(melody)} is not a MIDI file (.mid or .midi)")
     if not target.is_file():
-        raise _bad(shown, "melody", f"= {toml_value(melody)} does not exist (looked for {target})")
+        raise field_error(shown, "melody", f"= {toml_value(melody)} does not exist (looked for {target})")
     return target
 
 
@@ -343,34 +235,44 @@ def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -
     if backend != "ace-step":
         if values["lyrics"] is not None:
             hint = 'Remove it, or use a model whose [models.NAME] table has backend = "ace-step".'
-            raise _bad(shown, "lyrics", f"are only sung by ace-step models; model = {model} has no voice", hint)
+            raise field_error(shown, "lyrics", f"are only sung by ace-step models; model = {model} has no voice", hint)
         return
     why = f"model = {model} (ace-step backend)"
     if values["negative_prompt"]:
         hint = "ACE-Step guides against its learned null condition; remove negative_prompt from this track."
-        raise _bad(shown, "negative_prompt", f"is not supported by {why}", hint)
+        raise field_error(shown, "negative_prompt", f"is not supported by {why}", hint)
     if values["sampler"] != "euler":
         sampler = toml_value(values["sampler"])
-        raise _bad(shown, "sampler", f"= {sampler}: {why} samples with Euler only", 'Use sampler = "euler".')
+        raise field_error(shown, "sampler", f"= {sampler}: {why} samples with Euler only", 'Use sampler = "euler".')
     if values["melody"] is not None:
-        raise _bad(shown, "melody", f"is not supported by {why}", "Remove melody from this track.")
+        raise field_error(shown, "melody", f"is not supported by {why}", "Remove melody from this track.")
 
 
-def parse_track(data: Mapping[str, Any], name: str, path: Path, project: Project) -> Track:
-    """Validate a track's raw TOML table, filling defaults from the project."""
-    shown = project.display(path)
+def parse_track(
+    data: Mapping[str, Any],
+    name: str,
+    path: Path,
+    project: Project,
+    *,
+    shown: str | None = None,
+    resolve_melody: bool = True,
+) -> Track:
+    """Validate a track's raw TOML table, filling defaults from the project. `shown` names the file in messages
+    (default: its path in the project); a track read from a past revision leaves its melody file unresolved."""
+    shown = shown or project.display(path)
     check_name(name, shown)
     reject_unknown(shown, data, FIELD_ORDER)
     for required, example in (("prompt", '"calm solo piano in A minor"'), ("seed", "1234")):
         if required not in data:
-            raise _bad(shown, required, f"is missing: add `{required} = {example}`")
+            raise field_error(shown, required, f"is missing: add `{required} = {example}`")
     values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     values.update(project.defaults)
     for k, v in data.items():
         values[k] = validate_field(shown, k, v)
     _check_backend_fields(shown, values, project.model_backends.get(values["model"], "builtin"))
-    melody_path = _resolve_melody(project, shown, values["melody"]) if values["melody"] is not None else None
-    if melody_path is not None:
+    melody_path = None
+    if values["melody"] is not None and resolve_melody:
+        melody_path = _resolve_melody(project, shown, values["melody"])
         values["melody"] = Path(values["melody"]).as_posix()
     return Track(name=name, path=path, melody_path=melody_path, explicit=frozenset(data), **values)
 
@@ -441,3 +343,11 @@ def load_tracks(project: Project, names: Iterable[str] | None = None) -> list[Tr
             raise AcegitError(f"no track named {n!r} in {project.display(project.tracks_dir)}/", hint=hint)
         out.append(load_track(by_name[n], project))
     return out
+
+
+def track_named(project: Project, name: str) -> Track:
+    """One track by name: only its own file is read (the folder is listed only to say what else there is)."""
+    path = project.tracks_dir / f"{name}{TRACK_SUFFIX}"
+    if not NAME_RE.match(name) or not path.is_file():
+        return load_tracks(project, [name])[0]  # says "no track named …" with the closest name
+    return load_track(path, project)

@@ -7,7 +7,7 @@ trained weights: same shapes, same vocoder) and two commits whose lock files hol
 directly; no sampling). Measures, in one process unless noted:
 
 - latent only (`--no-audio`): parameters + latent comparison, the part that needs no model;
-- full diff, cold: a fresh Decoder each run (loads the model, decodes both snapshots, spectrogram metrics);
+- full diff, cold: a fresh Snapshots each run (loads the model, decodes both snapshots, spectrogram metrics);
 - full diff, warm: the model already loaded (what a second track in the same `acegit diff` pays);
 - full diff, render cache: both versions' audio in the render cache (what a local render leaves behind);
 - `acegit diff --stat` and `acegit diff` as subprocesses (interpreter + imports included);
@@ -76,21 +76,22 @@ def make_project(tmp: Path, tracks: int) -> Path:
 def fill_cache(root: Path, decode: bool) -> None:
     """Put each snapshot's audio in the render cache, as a local render would (decoded, or stand-in noise)."""
     from acegit.cache import RenderCache, cache_key
-    from acegit.diff import Decoder, Side, open_repo
+    from acegit.diff.sides import Side, open_repo
     from acegit.lockfile import dumps_lock
     from acegit.project import load_project
     from acegit.render import audio_bytes
+    from acegit.snapshots import Snapshots
 
     project = load_project(root)
     cache = RenderCache(project.cache_dir)
-    decoder = Decoder(project)
+    snapshots = Snapshots(project, "cpu")
     for rev in ("HEAD~1", "HEAD"):
         side = Side(project, open_repo(project), rev)
         for name in side.track_names():
             lock = side.version(name).lock
             assert lock is not None
             if decode:
-                wave, _ = decoder.wave(lock, name)
+                wave = snapshots.audio(lock, name).wave
             else:
                 wave = np.random.default_rng(0).uniform(-0.3, 0.3, int(SECONDS * SR)).astype(np.float32)
             key = cache_key(lock.input.fingerprint, lock.environment.fingerprint)
@@ -117,8 +118,9 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=100)
     args = ap.parse_args()
 
-    from acegit.diff import Decoder, diff_tracks
+    from acegit.diff import diff_tracks
     from acegit.project import load_project
+    from acegit.snapshots import Snapshots
 
     print(f"load average {os.getloadavg()[0]:.2f}, nproc {os.cpu_count()}, python {sys.version.split()[0]}")
     print("| case | median (s) | min (s) | max (s) |\n| --- | --- | --- | --- |")
@@ -133,15 +135,21 @@ def main() -> None:
             assert len(r.tracks) == 1 and not r.problems, r.problems
 
         report("1 track, latent only (`--no-audio`)", timed(lambda: one(audio=False), args.runs))
-        report("1 track, full, cold (model load + 2 decodes)", timed(lambda: one(decoder=Decoder(project)), args.runs))
-        warm = Decoder(project)
-        one(decoder=warm)
+        report(
+            "1 track, full, cold (model load + 2 decodes)",
+            timed(lambda: one(snapshots=Snapshots(project, "cpu")), args.runs),
+        )
+        warm = Snapshots(project, "cpu")
+        one(snapshots=warm)
         report(
             "1 track, full, model loaded (2 decodes)",
-            timed(lambda: (warm.waves.clear(), one(decoder=warm)), args.runs),
+            timed(lambda: (warm._audio.clear(), one(snapshots=warm)), args.runs),
         )
         fill_cache(root, decode=True)
-        report("1 track, full, audio from the render cache", timed(lambda: one(decoder=Decoder(project)), args.runs))
+        report(
+            "1 track, full, audio from the render cache",
+            timed(lambda: one(snapshots=Snapshots(project, "cpu")), args.runs),
+        )
         exe = [sys.executable, "-m", "acegit", "diff", "HEAD~1", "HEAD"]
         report(
             "1 track, `acegit diff --stat` (subprocess)",
@@ -170,7 +178,7 @@ def main() -> None:
         fill_cache(root, decode=False)
         report(
             f"{args.tracks} tracks, full, audio from the render cache",
-            timed(lambda: many(decoder=Decoder(project)), runs),
+            timed(lambda: many(snapshots=Snapshots(project, "cpu")), runs),
         )
     print(f"load average {os.getloadavg()[0]:.2f}")
 

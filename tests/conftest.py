@@ -42,13 +42,15 @@ def fake_weights() -> Callable[..., str]:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
-    """A fresh `acegit new` project in a real git repo, its default model a fake local one ("test"); cwd is its root."""
+    """A fresh `acegit new` project in a real git repo, its default model a fake local one ("test"), no export profile;
+    cwd is its root."""
     from acegit.scaffold import new_project
 
     root = tmp_path / "proj"
     new_project(root)
     make_weights(root / "weights" / "test")
     text = (root / PROJECT_FILE).read_text(encoding="utf-8")
+    text = text[: text.index("[export.game]")]  # tests add the export profiles they use
     text = text.replace('model = "tiny"', 'model = "test"') + '\n[models.test]\npath = "weights/test"\n'
     (root / PROJECT_FILE).write_text(text, encoding="utf-8")
     monkeypatch.chdir(root)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from acegit.errors import GitError
-from acegit.gitrepo import GitRepo, find_repo_root, init_repo, track_names
+from acegit.gitrepo import GitRepo, find_repo_root, init_repo
 
 
 @pytest.fixture
@@ -42,13 +42,18 @@ def test_changed_between_revisions_and_working_tree(repo: GitRepo) -> None:
     (repo.root / "tracks" / "a.lock.toml").write_text("lock\n")
     repo.commit("second", ["tracks/a.toml", "tracks/a.lock.toml"])
     assert repo.changed_files("HEAD~1", "HEAD") == ["tracks/a.lock.toml", "tracks/a.toml"]
-    assert repo.changed_tracks("HEAD~1", "HEAD") == ["a"]
-    assert repo.changed_tracks("HEAD") == []
+    assert repo.changed_files("HEAD") == []
     (repo.root / "tracks" / "b.toml").write_text("edited\n")
     (repo.root / "tracks" / "c.toml").write_text("untracked\n")
     (repo.root / "README").write_text("edited\n")
-    assert repo.changed_tracks("HEAD") == ["b", "c"]
-    assert repo.changed_tracks("HEAD~1") == ["a", "b", "c"]
+    assert repo.changed_files("HEAD") == ["README", "tracks/b.toml", "tracks/c.toml"]
+    assert repo.changed_files("HEAD~1") == [
+        "README",
+        "tracks/a.lock.toml",
+        "tracks/a.toml",
+        "tracks/b.toml",
+        "tracks/c.toml",
+    ]
 
 
 def test_commit_only_given_paths(repo: GitRepo) -> None:
@@ -79,9 +84,3 @@ def test_empty_repo_and_not_a_repo(tmp_path: Path) -> None:
 def test_commit_with_nothing_to_commit(repo: GitRepo) -> None:
     with pytest.raises(GitError, match="cannot commit"):
         repo.commit("nothing")
-
-
-def test_track_names() -> None:
-    files = ["tracks/a.toml", "tracks/a.lock.toml", "tracks/sub/x.toml", "midi/a.mid", "b.toml", "tracks/c.lock.toml"]
-    assert track_names(files) == ["a", "c"]
-    assert track_names(["music/tracks/z.toml"], "music/tracks/") == ["z"]

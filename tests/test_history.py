@@ -15,9 +15,10 @@ from test_diff import RATE, commit, dproject, latent_for, write_snapshot, write_
 from typer.testing import Result
 
 from acegit.errors import AcegitError, GitError, UsageError
-from acegit.history import decode_version, split_spec, track_log
 from acegit.lockfile import decode_latent, encode_latent, read_lock, write_lock
+from acegit.log import track_log
 from acegit.project import Project
+from acegit.show import decode_version, split_spec
 
 
 def test_log_follows_renames_and_says_what_changed(dproject: Project) -> None:  # noqa: F811
@@ -44,7 +45,7 @@ def test_log_follows_renames_and_says_what_changed(dproject: Project) -> None:  
     renamed.write_text(renamed.read_text().replace('track = "boss"', 'track = "final-boss"'))
     commit(p.root, "rename")
 
-    log = track_log(p, "final-boss")
+    log = track_log(p, "final-boss").entries
     assert [e.commit["subject"] for e in log] == ["rename", "touch up second 2", "reseed boss", "tag boss", "add boss"]
     assert [e.name for e in log] == ["final-boss", "boss", "boss", "boss", "boss"]
     assert [e.changes for e in log] == [
@@ -63,9 +64,11 @@ def test_log_follows_renames_and_says_what_changed(dproject: Project) -> None:  
     ]
     assert log[0].latent_change == 0.0 and log[2].latent_change is not None and log[2].latent_change > 0.9
     assert log[-1].latent_change is None and log[-1].commit["sha"] == c1
-    assert [e.commit["subject"] for e in track_log(p, "final-boss", limit=2)] == ["rename", "touch up second 2"]
-    assert track_log(p, "final-boss", limit=2)[1].changes == ["snapshot only"]  # compared with the commit before
-    assert track_log(p, "boss", "HEAD~1")[0].commit["subject"] == "touch up second 2"
+    assert [e.commit["subject"] for e in track_log(p, "final-boss", limit=2).entries] == ["rename", "touch up second 2"]
+    assert track_log(p, "final-boss", limit=2).entries[1].changes == [
+        "snapshot only"
+    ]  # compared with the commit before
+    assert track_log(p, "boss", "HEAD~1").entries[0].commit["subject"] == "touch up second 2"
 
     with pytest.raises(AcegitError, match="no commit reachable from HEAD changed a track named 'ghost'"):
         track_log(p, "ghost")

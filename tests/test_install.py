@@ -124,16 +124,11 @@ def test_template_is_found_in_the_checkout_and_wheel_mapping_exists() -> None:
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]["hooks"] == "acegit/_hooks"
 
 
-def _has_textconv() -> bool:
-    run = subprocess.run([sys.executable, "-m", "acegit", "textconv", "--help"], capture_output=True)
-    return run.returncode == 0
-
-
 def test_git_diff_uses_the_textconv_driver_after_install(
     project: Project, render_fake: Callable[[Project, str], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not _has_textconv():
-        pytest.skip("`acegit textconv --help` fails: the textconv command (issue 6) is not built yet")
+    textconv = subprocess.run([sys.executable, "-m", "acegit", "textconv", "--help"], capture_output=True, text=True)
+    assert textconv.returncode == 0, f"`acegit textconv --help` fails: {textconv.stderr}"
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     lock = render_fake(project, "example")
     subprocess.run(["git", "add", "-A"], cwd=project.root, check=True)

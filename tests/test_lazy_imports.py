@@ -75,3 +75,16 @@ def test_the_determinism_switches_do_not_load_torch_compile() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_render_force_that_restores_from_the_cache_imports_no_torch(
+    project: Project, cache_render: Callable[..., Path]
+) -> None:
+    """A fresh track whose render is in the cache: `render --force` copies it back (lock and audio), no model."""
+    lock = cache_render(project, "example")
+    before = lock.read_bytes()
+    (project.build_dir / "example.wav").unlink(missing_ok=True)
+    result = _probe(project.root, "render", "--force", "--json")
+    assert result["code"] in (0, None)
+    assert "torch" not in result["loaded"]
+    assert (project.build_dir / "example.wav").is_file() and lock.read_bytes() == before

@@ -127,7 +127,7 @@ def _payload_line(path: Path) -> str:
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        ("truncate", "not valid TOML"),
+        ("truncate", "invalid TOML"),
         ("flip", "payload_sha256"),
         ("bad_base64", "base64"),
         ("drop_line", "payload_sha256"),

@@ -16,7 +16,7 @@ from typer.testing import Result
 from acegit.errors import UsageError
 from acegit.lockfile import read_lock
 from acegit.project import PROJECT_FILE, Project, load_project
-from acegit.render import compare_latents, in_shard, parse_shard
+from acegit.render import in_shard, latent_error, parse_shard
 
 FAST = ["--duration", "3", "--steps", "3"]
 
@@ -209,14 +209,14 @@ def test_bad_render_input(rproject: Project, cli: Callable[..., Result]) -> None
     assert result.exit_code == 1 and "weights/missing" in result.stderr and "Traceback" not in result.output
 
 
-def test_compare_latents_figures() -> None:
+def test_latent_error_figures() -> None:
     import numpy as np
 
     a = np.ones((2, 2, 4), np.float32)
-    assert compare_latents(a, a) == (0.0, float("inf"))
+    assert latent_error(a, a) == (0.0, float("inf"))
     b = a.copy()
     b[0, 0, 0] += 0.1
-    max_abs, snr = compare_latents(b, a)
+    max_abs, snr = latent_error(b, a)
     assert max_abs == pytest.approx(0.1, rel=1e-5) and snr == pytest.approx(10 * np.log10(16 / 0.01), rel=1e-4)
 
 

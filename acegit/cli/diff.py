@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 if TYPE_CHECKING:
     from acegit.diff import DiffResult, LatentDiff, ParamChange, TrackDiff
@@ -186,7 +186,4 @@ def diff(
         sys.stdout.flush()  # the report line on stderr comes after the diff, also when both go to one terminal
         if html is not None:
             typer.echo(f"wrote {html}", err=True)
-    if result.problems:
-        for p in result.problems:
-            typer.echo(f"error: {p}", err=True)
-        raise typer.Exit(1)
+    result.check()

@@ -11,16 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 from acegit.cli.progress import BarProgress, LineProgress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from rich.console import Console
 
     from acegit.export import ExportResult
-    from acegit.loopseam import Reference, SeamReport
     from acegit.render import Outcome
 
 
@@ -70,19 +67,6 @@ def _table(results: list[ExportResult], elapsed: float) -> object:
     return table
 
 
-def _seam_json(seam: SeamReport, num: Callable[[float], float | str]) -> dict[str, object]:
-    def ref(r: Reference | None) -> dict[str, object] | None:
-        return None if r is None else {"flux_p95_db": num(r.flux_p95_db), "level_p95_db": num(r.level_p95_db)}
-
-    return {
-        "seamless": seam.seamless,
-        "flux_db": num(seam.flux_db),
-        "level_jump_db": num(seam.level_jump_db),
-        "hops": ref(seam.hops),
-        "beats": ref(seam.beats),
-    }
-
-
 def _warn_seams(err: Console, results: list[ExportResult]) -> None:
     """A loop whose seam stands out from the track's own variation: say so, and what to try."""
     from rich.markup import escape
@@ -97,40 +81,6 @@ def _warn_seams(err: Console, results: list[ExportResult]) -> None:
                 f"loop (the ace-step backend), set loop_crossfade (e.g. 0.05) in [export.{r.profile}]."
             )
             err.print(escape(message))
-
-
-def export_json(results: list[ExportResult], elapsed: float) -> dict[str, object]:
-    """The documented `acegit export --json` object (schema 1, docs/export.md)."""
-
-    def num(x: float) -> float | str:
-        return round(x, 3) if x == x and abs(x) != float("inf") else str(x)
-
-    return {
-        "schema": 1,
-        "command": "export",
-        "seconds": round(elapsed, 3),
-        "files": [
-            {
-                "track": r.track,
-                "profile": r.profile,
-                "path": r.shown,
-                "format": r.format,
-                "sample_rate": r.sample_rate,
-                "channels": r.channels,
-                "frames": r.frames,
-                "duration": round(r.duration, 6),
-                "loudness": num(r.loudness),
-                "true_peak": num(r.true_peak),
-                "loop": None if r.loop is None else {"start": r.loop.start, "length": r.loop.length},
-                "seam": None if r.seam is None else _seam_json(r.seam, num),
-                "source": r.source,
-                "commit": r.provenance.commit,
-                "dirty": r.provenance.dirty,
-                "fingerprint": r.provenance.fingerprint,
-            }
-            for r in results
-        ],
-    }
 
 
 @app.command("export")
@@ -154,7 +104,7 @@ def export(
     """Export tracks as game-ready files: format, sample rate, loudness, loop points and provenance tags."""
     from rich.console import Console
 
-    from acegit.export import export_tracks, load_profiles
+    from acegit.export import export_json, export_tracks, load_profiles
     from acegit.project import find_project
     from acegit.render import parse_shard, select_tracks
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 hook_app = typer.Typer(
     no_args_is_help=True,

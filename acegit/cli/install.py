@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 
 @app.command("install")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 
 @app.command("log")
@@ -18,13 +18,12 @@ def log(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (docs/diff.md).")] = False,
 ) -> None:
     """List the commits that changed a track, newest first, with what changed and the latent distance."""
-    from acegit.history import track_log
+    from acegit.log import track_log
     from acegit.project import find_project
 
-    entries = track_log(find_project(), track, rev, limit)
+    history = track_log(find_project(), track, rev, limit)
     if as_json:
-        out = {"schema": 1, "command": "log", "track": track, "commits": [e.to_json() for e in entries]}
-        typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(history.to_json(), indent=2, ensure_ascii=False))
         return
     from rich.console import Console
     from rich.markup import escape
@@ -33,7 +32,7 @@ def log(
     table = Table(box=None, title=f"history of {track}", title_justify="left")
     for col in ("commit", "date", "track", "what changed", "latent change", "verdict", "subject"):
         table.add_column(col, overflow="fold")
-    for e in entries:
+    for e in history.entries:
         change = "" if e.latent_change is None else f"{e.latent_change:.3f}"
         table.add_row(
             f"[yellow]{e.commit['short']}[/]",

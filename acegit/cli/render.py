@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 from acegit.cli.progress import BarProgress, LineProgress, print_warnings
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from acegit.project import Project
-    from acegit.render import CheckResult, Engines, Outcome
+    from acegit.render import CheckResult, Outcome
+    from acegit.snapshots import Models
     from acegit.status import TrackStatus
 
 _ACTION_STYLE = {"rendered": "green", "cached": "cyan", "fresh": "dim"}
@@ -95,8 +96,9 @@ def render(
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
     from rich.console import Console
 
+    from acegit.errors import CheckFailed
     from acegit.project import find_project
-    from acegit.render import check_tracks, parse_shard, render_tracks, select_tracks
+    from acegit.render import check_json, check_tracks, parse_shard, render_json, render_tracks, select_tracks
 
     project = find_project()
     statuses = select_tracks(
@@ -112,19 +114,17 @@ def render(
     if check:
         with bars or contextlib.nullcontext():
             results = check_tracks(
-                project, statuses, device=device, batch_size=batch_size, progress=progress, engines=engines
+                project, statuses, device=device, batch_size=batch_size, progress=progress, models=engines
             )
         failed = [r for r in results if not r.ok]
         if as_json:
-            typer.echo(json.dumps(_check_json(results), indent=2, ensure_ascii=False))
+            typer.echo(json.dumps(check_json(results), indent=2, ensure_ascii=False))
         else:
             out.print(_check_table(results))
             summary = f"{len(results) - len(failed)} of {len(results)} snapshots reproduce"
             out.print(f"[{'red' if failed else 'green'}]{summary}[/]")
         if failed:
-            names = ", ".join(r.name for r in failed)
-            err.print(f"error: render --check failed for {names}")
-            raise typer.Exit(1)
+            raise CheckFailed(f"render --check failed for {', '.join(r.name for r in failed)}")
         return
     with bars or contextlib.nullcontext():
         outcomes = render_tracks(
@@ -135,12 +135,12 @@ def render(
             use_cache=not no_cache,
             batch_size=batch_size,
             progress=progress,
-            engines=engines,
+            models=engines,
         )
     elapsed = time.perf_counter() - start
     print_warnings(err, outcomes)
     if as_json:
-        typer.echo(json.dumps(_render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
     elif not outcomes:
         out.print("No tracks selected.")
     elif all(o.action == "fresh" for o in outcomes):
@@ -159,7 +159,7 @@ def _engines(
     no_server: bool,
     device: str,
     force: bool,
-) -> Engines | None:
+) -> Models | None:
     """Where to sample: a --remote server, else this project's running `acegit serve`, else here (None).
 
     Looked for only when something may need sampling, so a no-op render stays a no-op (and never opens a socket).
@@ -173,47 +173,3 @@ def _engines(
     from acegit.server.client import local_server
 
     return local_server(project, device)
-
-
-def _render_json(outcomes: list[Outcome], elapsed: float) -> dict[str, object]:
-    return {
-        "schema": 1,
-        "command": "render",
-        "seconds": round(elapsed, 3),
-        "tracks": [
-            {
-                "name": o.name,
-                "result": o.action,
-                "seconds": round(o.seconds, 3),
-                "audio": o.audio,
-                "lock": o.lock,
-                "lock_changed": o.lock_changed,
-                "fingerprint": o.fingerprint,
-                "warning": o.warning,
-            }
-            for o in outcomes
-        ],
-    }
-
-
-def _check_json(results: list[CheckResult]) -> dict[str, object]:
-    def num(x: float | None) -> float | str | None:
-        return None if x is None else (str(x) if x in (float("inf"), float("-inf")) else round(x, 6))
-
-    return {
-        "schema": 1,
-        "command": "render --check",
-        "ok": all(r.ok for r in results),
-        "tracks": [
-            {
-                "name": r.name,
-                "verdict": r.verdict,
-                "ok": r.ok,
-                "detail": r.detail,
-                "max_abs": num(r.max_abs),
-                "snr_db": num(r.snr_db),
-                "snapshot_device_class": r.device_class,
-            }
-            for r in results
-        ],
-    }

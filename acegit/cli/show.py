@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 
 @app.command("show")
@@ -20,8 +20,8 @@ def show(
     device: Annotated[str, typer.Option("--device", help="Where to decode: cpu, cuda or auto.")] = "cpu",
 ) -> None:
     """Summarise a track's snapshot at a revision; with -o / --png, decode it to audio / a spectrogram image."""
-    from acegit.history import decode_version
     from acegit.project import find_project
+    from acegit.show import decode_version
 
     shown = decode_version(find_project(), spec, output, png, device=device)
     typer.echo(shown.summary)

@@ -8,38 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from acegit.cli import app
+from acegit.cli.app import app
 
 if TYPE_CHECKING:
     from acegit.trace import Trace
 
 _STYLE = {"current": "green", "outdated": "yellow"}
-
-
-def trace_json(t: Trace) -> dict[str, object]:
-    """The documented `acegit trace --json` object (schema 1, docs/export.md)."""
-    p = t.tags.provenance
-    assert p is not None
-    return {
-        "schema": 1,
-        "command": "trace",
-        "file": str(t.path),
-        "format": t.tags.format,
-        "track": p.track,
-        "commit": p.commit,
-        "commit_subject": t.commit_subject,
-        "commit_in_history": t.commit_in_history,
-        "dirty": p.dirty,
-        "fingerprint": p.fingerprint,
-        "seed": p.seed,
-        "acegit": p.acegit,
-        "profile": p.profile,
-        "project": p.project,
-        "loop": None if t.tags.loop is None else {"start": t.tags.loop.start, "length": t.tags.loop.length},
-        "state": t.state,
-        "detail": t.detail,
-        "current_fingerprint": t.current_fingerprint,
-    }
 
 
 def _commit_line(t: Trace) -> str:
@@ -71,13 +45,14 @@ def trace(
     from rich.console import Console
     from rich.markup import escape
 
+    from acegit.errors import CheckFailed
     from acegit.project import find_project, find_project_root
     from acegit.trace import CURRENT, trace_file
 
     project = find_project() if find_project_root(Path.cwd()) is not None else None
     t = trace_file(file, project)
     if as_json:
-        typer.echo(json.dumps(trace_json(t), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(t.to_json(), indent=2, ensure_ascii=False))
     else:
         p = t.tags.provenance
         assert p is not None
@@ -94,4 +69,4 @@ def trace(
         lines = [escape(str(file))] + [f"  {k:<8} {v}" for k, v in rows]
         Console(highlight=False).print("\n".join(lines))
     if check and t.state != CURRENT:
-        raise typer.Exit(1)
+        raise CheckFailed(f"{file}: {t.state}: {t.detail}")

@@ -11,7 +11,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,11 +21,13 @@ from acegit.engine.registry import ACE_STEP_OBTAIN, ModelRef
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError
 
-Progress = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from acegit.engine.backend import StepProgress
+
 
 DEFAULT_SHIFT = 3.0  # AceStepPipeline's default timestep shift, used when a track sets none
 # ACE-Step's metadata names a time signature by its beats per bar.
-TIME_SIGNATURES = {"2/4": "2", "3/4": "3", "4/4": "4", "6/8": "6"}
+BEATS_OF_METRE = {"2/4": "2", "3/4": "3", "4/4": "4", "6/8": "6"}
 PEAK_DBFS = -1.0  # the pipeline's own output normalisation, per track
 INSTALL_HINT = "Install the optional backend: pip install 'acegit[ace-step]' (docs/backends.md)."
 
@@ -39,8 +41,8 @@ def _check(r: GenerationRequest) -> None:
         raise AcegitError("the ace-step backend has no negative prompt (it guides against a learned null condition)")
     if r.melody is not None:
         raise AcegitError("the ace-step backend takes no melody")
-    if r.time_signature and r.time_signature not in TIME_SIGNATURES:
-        raise AcegitError(f"time signature {r.time_signature!r} is not one of {', '.join(TIME_SIGNATURES)}")
+    if r.time_signature and r.time_signature not in BEATS_OF_METRE:
+        raise AcegitError(f"time signature {r.time_signature!r} is not one of {', '.join(BEATS_OF_METRE)}")
 
 
 def _quiet_diffusers() -> None:
@@ -141,32 +143,29 @@ class AceStepEngine:
             latents=self.initial_noise(r),
             bpm=round(r.bpm) if r.bpm > 0 else None,
             keyscale=r.key or None,
-            timesignature=TIME_SIGNATURES.get(r.time_signature),
+            timesignature=BEATS_OF_METRE.get(r.time_signature),
             output_type="latent",
             callback_on_step_end=step_end,
         ).audios  # (1, T, C)
         return out[0].transpose(0, 1).float().cpu().numpy()  # (C, T)
 
     @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerationRequest], progress: Progress | None = None) -> list[np.ndarray]:
-        """Final latents, float32 (C, T) each, in request order; a request's result never depends on the others.
-
-        Equal requests (render pads GPU batches with copies) are sampled once: the result is the same by contract.
-        """
+    def generate(self, requests: Sequence[GenerationRequest], progress: StepProgress | None = None) -> list[np.ndarray]:
+        """Final latents, float32 (C, T) each, in request order; each request is sampled alone, so a result never
+        depends on the others."""
         for r in requests:
             _check(r)
-        unique = list(dict.fromkeys(requests))
-        total, done = sum(r.steps for r in unique), 0
-        results: dict[GenerationRequest, np.ndarray] = {}
-        for r in unique:
+        total, done = sum(r.steps for r in requests), 0
+        out = []
+        for r in requests:
 
             def on_step(i: int, base: int = done) -> None:
                 if progress is not None:
                     progress(base + i + 1, total)
 
-            results[r] = self._sample(r, on_step)
+            out.append(self._sample(r, on_step))
             done += r.steps
-        return [results[r] for r in requests]
+        return out
 
     def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
         """Latent (C, T) -> mono float32 waveform at sample_rate, peak-normalised per track as the pipeline does.

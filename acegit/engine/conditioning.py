@@ -14,9 +14,9 @@ from acegit.errors import AcegitError, InputError
 from acegit.midi import read_midi
 
 # Time signatures with their own embedding; anything else shares OTHER, and NULL means "not given" (guidance, dropout).
-TIME_SIGNATURES = ("4/4", "3/4", "2/4", "6/8", "5/4", "7/8", "12/8")
-TIME_SIGNATURE_OTHER = len(TIME_SIGNATURES)
-TIME_SIGNATURE_NULL = len(TIME_SIGNATURES) + 1
+METRE_VOCABULARY = ("4/4", "3/4", "2/4", "6/8", "5/4", "7/8", "12/8")
+TIME_SIGNATURE_OTHER = len(METRE_VOCABULARY)
+TIME_SIGNATURE_NULL = len(METRE_VOCABULARY) + 1
 KEY_NULL = 24  # keys are 0-11 major, 12-23 minor (acegit.keys.Key.index)
 
 
@@ -35,7 +35,7 @@ def time_signature_index(text: str) -> int:
     if not text:
         return TIME_SIGNATURE_NULL
     parse_time_signature(text)
-    return TIME_SIGNATURES.index(text) if text in TIME_SIGNATURES else TIME_SIGNATURE_OTHER
+    return METRE_VOCABULARY.index(text) if text in METRE_VOCABULARY else TIME_SIGNATURE_OTHER
 
 
 def key_index(key: str) -> int:

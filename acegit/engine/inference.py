@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,7 +21,9 @@ from acegit.engine.text import TextEncoder
 from acegit.engine.vocoder import GriffinLim, Vocoder
 from acegit.errors import AcegitError
 
-Progress = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from acegit.engine.backend import StepProgress
+
 LOOP_PAD = 4  # latent frames of wrap-around context on each side when decoding a loop (> the decoder's reach)
 LOOP_FOLD_SECONDS = 0.05  # cross-fade that hides Griffin-Lim's phase seam at a loop's start
 
@@ -139,7 +141,7 @@ class Engine:
         return noise.to(self.device, DTYPE)
 
     @torch.inference_mode()
-    def generate(self, requests: Sequence[GenerationRequest], progress: Progress | None = None) -> list[np.ndarray]:
+    def generate(self, requests: Sequence[GenerationRequest], progress: StepProgress | None = None) -> list[np.ndarray]:
         """Final latents, float32 (C, F, T) each, in request order.
 
         Each request is sampled on its own (batch of one, fixed shapes), which is what makes a result independent of

@@ -11,12 +11,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from acegit.errors import AcegitError
-
-if TYPE_CHECKING:
-    from acegit.engine.inference import Engine
 
 BUILTIN_MODELS = ("tiny", "base")
 WEIGHTS_FILE = "model.safetensors"
@@ -24,6 +20,7 @@ CONFIG_FILE = "config.json"
 HASH_FILE = "sha256"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
+BUILTIN = "builtin"  # acegit's own model (acegit/engine/inference.py)
 # The ace-step backend (docs/backends.md): a diffusers AceStepPipeline folder, never downloaded by acegit.
 ACE_STEP = "ace-step"
 ACE_STEP_PATH_ENV = "ACEGIT_ACE_STEP_PATH"  # the weights folder when [models.NAME] has no `path`
@@ -53,7 +50,7 @@ class ModelRef:
     name: str
     path: Path
     weights_hash: str
-    backend: str = "builtin"
+    backend: str = BUILTIN
 
 
 def _package_root() -> Path:
@@ -75,6 +72,36 @@ def builtin_weights_dir(name: str) -> Path:
         f"the weights of the built-in model {name!r} are not installed (looked in {candidates[0]} and {candidates[1]})",
         hint="Reinstall acegit (`pip install --force-reinstall acegit`), or use a local model: "
         f'[models.{name}] path = "..." in acegit.toml.',
+    )
+
+
+def installed_models(local_models: Mapping[str, Path | None]) -> list[str]:
+    """The model names a track can use here: built-ins whose weights are installed, and acegit.toml's [models.*]."""
+    builtins = []
+    for name in BUILTIN_MODELS:
+        with contextlib.suppress(AcegitError):
+            builtin_weights_dir(name)
+            builtins.append(name)
+    return sorted({*builtins, *local_models})
+
+
+def check_available(name: str, local_models: Mapping[str, Path | None]) -> None:
+    """Refuse a model name a new track cannot render with, without hashing anything: a built-in whose weights did not
+    ship (e.g. `base`), or a name that is neither built in nor in acegit.toml. Local models are checked at render."""
+    if name in local_models:
+        return
+    have = installed_models(local_models)
+    if name in BUILTIN_MODELS:
+        if name in have:
+            return
+        what = f"model {name!r} is a built-in preset whose weights are not installed (only {', '.join(have)} ship)"
+    else:
+        what = f"unknown model {name!r}"
+    raise AcegitError(
+        f"{what}; the models here are: {', '.join(have) or 'none'}",
+        hint=f"Use one of those (--model {have[0] if have else 'tiny'}), or a checkpoint of your own: add "
+        f'[models.{name}] path = "path/to/weights" to acegit.toml (a folder with {WEIGHTS_FILE}, {CONFIG_FILE} and '
+        f"{HASH_FILE}; docs/format.md).",
     )
 
 
@@ -128,25 +155,6 @@ def _ace_step_files(folder: Path, components: list[str]) -> list[tuple[str, int,
             st = p.stat()
             out.append((relpath, st.st_size, st.st_mtime_ns))
     return sorted(out)
-
-
-ACE_STEP_LIBRARIES = ("diffusers", "transformers")  # what the ace-step backend runs on besides torch
-
-
-def backend_libraries(backend: str) -> str:
-    """The versions of the libraries a backend computes with besides torch, for the environment fingerprint: an
-    upgrade of diffusers may change an ace-step render as a torch upgrade may. "" for the built-in backend."""
-    if backend != ACE_STEP:
-        return ""
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = []
-    for lib in ACE_STEP_LIBRARIES:
-        try:
-            found.append(f"{lib} {version(lib)}")
-        except PackageNotFoundError:
-            found.append(f"{lib} missing")
-    return ", ".join(found)
 
 
 def ace_step_weights_hash(folder: Path, components: list[str]) -> str:
@@ -237,7 +245,7 @@ def backend_of(name: str, local_models: Mapping[str, Path | None]) -> str:
         # Declared in acegit.toml; else no path (from the environment) or a diffusers folder means ace-step.
         if declared == ACE_STEP or (declared is None and (folder is None or (folder / ACE_STEP_INDEX).is_file())):
             return ACE_STEP
-    return "builtin"
+    return BUILTIN
 
 
 def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRef:
@@ -254,7 +262,7 @@ def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRe
         )
         if not folder.is_dir():
             raise AcegitError(f"model {name!r}: weights folder {folder} does not exist", hint=fix)
-        return ModelRef(name, folder, _read_hash(folder, fix), "builtin")
+        return ModelRef(name, folder, _read_hash(folder, fix), BUILTIN)
     if name in BUILTIN_MODELS:
         folder = builtin_weights_dir(name)
         return ModelRef(name, folder, _read_hash(folder, "Reinstall acegit (`pip install --force-reinstall acegit`)."))
@@ -263,17 +271,3 @@ def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRe
         f"unknown model {name!r}; known models: {', '.join(known)}",
         hint=f'Use one of those, or add [models.{name}] path = "path/to/weights" to acegit.toml.',
     )
-
-
-def load_engine(ref: ModelRef, device: str = "auto") -> Engine:
-    """Load the engine of a resolved model: acegit's own, or ACE-Step 1.5 through diffusers (docs/backends.md).
-
-    Both present one interface (generate, decode, environment, sample_rate, device); torch is imported only here.
-    """
-    if ref.backend == "ace-step":
-        from acegit.engine.acestep import AceStepEngine
-
-        return cast("Engine", AceStepEngine.load(ref, device=device))
-    from acegit.engine.inference import Engine
-
-    return Engine.load(ref, device=device)

@@ -86,7 +86,7 @@ def create_app(
 ) -> FastAPI:
     """The server of one project: API under /v1, OpenAPI at /openapi.json, docs at /docs, all behind the token."""
     engines = core.WarmEngines(project, device)
-    state = State(project, device, Worker(), engines, core.make_decoder(project, engines))
+    state = State(project, device, Worker(), engines, core.make_snapshots(project, engines))
     security = Security.make(token, host, port, allow_hosts)
 
     @contextlib.asynccontextmanager
@@ -168,7 +168,7 @@ def create_app(
 def _warm(engines: core.WarmEngines, model: str) -> None:
     """Load the default model and its text encoder now rather than on the first request."""
     with contextlib.suppress(AcegitError):
-        engine = engines.get(model)
+        engine = engines.engine(model)
         engines.environment(model)
         text = getattr(engine, "text", None)  # the built-in engine loads its text encoder lazily
         del text

@@ -24,7 +24,7 @@ async def audio(
 ) -> FileResponse:
     """The audio of the track's snapshot (render cache, else decoded from the latent); supports HTTP Range."""
     version = await run_blocking(core.snapshot_of, s.project, name, rev)
-    wave, sr = await s.on_worker(core.decode_snapshot, s.decoder, version)
+    wave, sr = await s.on_worker(core.decode_snapshot, s.snapshots, version)
     path = await run_blocking(core.audio_file, s.project, version, wave, sr, format)
     return FileResponse(path, media_type=_MEDIA[format], filename=f"{name}.{format}")
 
@@ -33,5 +33,5 @@ async def audio(
 async def spectrogram(name: str, rev: str | None = REV, s: State = Depends(state)) -> Response:
     """The spectrogram of the snapshot's audio (what `acegit show --png` writes)."""
     version = await run_blocking(core.snapshot_of, s.project, name, rev)
-    wave, sr = await s.on_worker(core.decode_snapshot, s.decoder, version)
+    wave, sr = await s.on_worker(core.decode_snapshot, s.snapshots, version)
     return Response(await run_blocking(core.spectrogram, wave, sr), media_type="image/png")

@@ -1,6 +1,6 @@
 """The client side of `acegit serve`: `acegit render --remote URL` and daemon use (a server running for this project).
 
-It plugs into the core as an `Engines` whose models sample on the server, so `render_tracks` publishes audio, lock
+It plugs into the core as a `Models` whose engines sample on the server, so `render_tracks` publishes audio, lock
 and cache entry exactly as a local render does, with the server's environment in the lock. Standard library HTTP and
 numpy only: the client never imports torch.
 """
@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any, cast
 from acegit.errors import AcegitError
 from acegit.lockfile import LockEnvironment, latent_sha256
 from acegit.project import Project
-from acegit.render import Engines
 from acegit.server.info import read_info
 from acegit.server.limits import MAX_RESPONSE_ARRAY
 from acegit.server.wire import environment_from_json, unpack_array
+from acegit.snapshots import Models
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from acegit.engine.inference import Engine
+    from acegit.engine.backend import Backend
     from acegit.engine.request import GenerationRequest
 
 TIMEOUT = 60.0  # seconds without a byte from the server before giving up (a render streams progress meanwhile)
@@ -163,37 +163,39 @@ class RemoteEngine:
         return wave
 
 
-class RemoteEngines(Engines):
+class RemoteEngines(Models):
     """The models of a project, sampled by an acegit server; references (and weights hashes) stay local."""
 
     def __init__(self, project: Project, url: str, token: str | None) -> None:
         super().__init__(project, "remote")
         self.client = Client(url, token)
-        self.models: dict[str, dict[str, Any]] = {}
+        self.served: dict[str, dict[str, Any]] = {}
         self.melodies: dict[str, bytes] = {}
 
     def _model(self, name: str) -> dict[str, Any]:
         """The server's view of model `name`; it refuses (409) unless it has exactly our weights."""
-        if name not in self.models:
+        if name not in self.served:
             from urllib.parse import quote
 
             ref = self.ref(name)
-            self.models[name] = self.client.json("GET", f"/v1/models/{quote(name)}?weights={quote(ref.weights_hash)}")
-        return self.models[name]
+            self.served[name] = self.client.json("GET", f"/v1/models/{quote(name)}?weights={quote(ref.weights_hash)}")
+        return self.served[name]
 
     def environment(self, name: str) -> LockEnvironment:
-        if name not in self.envs:
-            self.envs[name] = environment_from_json(self._model(name)["environment"])
-        return self.envs[name]
+        if name not in self._envs:
+            self._envs[name] = environment_from_json(self._model(name)["environment"])
+        return self._envs[name]
 
-    def get(self, name: str) -> Engine:
-        if name not in self.engines:
-            self.engines[name] = cast("Engine", RemoteEngine(self.client, self._model(name), self._melody))
-        return self.engines[name]
+    def engine(self, name: str) -> Backend:
+        if name not in self._engines:
+            self._engines[name] = cast("Backend", RemoteEngine(self.client, self._model(name), self._melody))
+        return self._engines[name]
 
     @staticmethod
     def _melody(r: GenerationRequest) -> bytes | None:
-        return r.melody.read_bytes() if r.melody is not None else None
+        from acegit.midi import read_midi
+
+        return read_midi(r.melody) if r.melody is not None else None
 
 
 def remote_engines(project: Project, url: str, token: str | None) -> RemoteEngines:

@@ -16,21 +16,22 @@ import re
 import secrets
 import shutil
 import time
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from acegit.engine.registry import ModelRef, load_engine
+from acegit.engine.registry import ModelRef
 from acegit.errors import AcegitError, InputError
 from acegit.fsutil import atomic_write_bytes, atomic_write_text
 from acegit.lockfile import lock_path
 from acegit.midi import scan_midi
 from acegit.project import Project
-from acegit.render import Engines, Progress, render_tracks, sample_track, select_tracks
+from acegit.render import RenderProgress, render_json, render_tracks, sample_track, select_tracks
 from acegit.server.limits import MAX_MELODY, MAX_NAMES, MAX_SKETCH
 from acegit.server.wire import environment_to_json, pack_array
+from acegit.snapshots import Models, Snapshots
 from acegit.status import project_status
+from acegit.tomlfields import loads_toml, read_toml
 from acegit.track import (
     FIELD_ORDER,
     LATER_FIELDS,
@@ -40,13 +41,11 @@ from acegit.track import (
     dumps_track,
     load_track,
     parse_track,
-    read_toml,
     track_files,
 )
 
 if TYPE_CHECKING:
-    from acegit.diff import Decoder
-    from acegit.engine.inference import Engine
+    from acegit.engine.backend import Backend
 
 SCRATCH = Path(".acegit") / "serve"  # decoded audio, received melodies: removed when the server starts
 SKETCHES = Path(".acegit") / "sketch"  # sketch candidates, kept until the next sketch of the same track
@@ -61,7 +60,7 @@ class Conflict(AcegitError):
     """The request is valid but cannot apply now: other weights, a track edited since its sketch (HTTP 409)."""
 
 
-class WarmEngines(Engines):
+class WarmEngines(Models):
     """The server's models: each loaded once per (name, weights hash) and kept for the life of the process.
 
     Model names are resolved again for every job (`refresh`), so replaced weights are noticed, never served stale.
@@ -69,12 +68,14 @@ class WarmEngines(Engines):
 
     def __init__(self, project: Project, device: str) -> None:
         super().__init__(project, device)
-        self.loaded: dict[tuple[str, str], Engine] = {}  # shared with the Decoder: one copy of each model
+        self.loaded: dict[tuple[str, str], Backend] = {}
 
     def refresh(self) -> None:
-        self.refs.clear()
+        self._refs.clear()
 
-    def get(self, name: str) -> Engine:
+    def engine(self, name: str) -> Backend:
+        from acegit.engine.backend import load_engine
+
         ref = self.ref(name)
         key = (ref.name, ref.weights_hash)
         if key not in self.loaded:
@@ -82,13 +83,9 @@ class WarmEngines(Engines):
         return self.loaded[key]
 
 
-def make_decoder(project: Project, engines: WarmEngines) -> Decoder:
-    """The decoder of snapshots (audio, diff), sharing the render worker's loaded models."""
-    from acegit.diff import Decoder
-
-    decoder = Decoder(project, engines.device)
-    decoder.engines = engines.loaded  # both key models by (name, weights hash)
-    return decoder
+def make_snapshots(project: Project, engines: WarmEngines) -> Snapshots:
+    """The audio of snapshots (audio, diff), decoded with the render worker's loaded models."""
+    return Snapshots(project, engines.device, models=engines)
 
 
 def clean_scratch(project: Project) -> None:
@@ -163,16 +160,14 @@ def check_render_names(project: Project, names: Sequence[str]) -> None:
 
 
 def render_named(
-    project: Project, engines: WarmEngines, names: Sequence[str], force: bool, use_cache: bool, progress: Progress
+    project: Project, engines: WarmEngines, names: Sequence[str], force: bool, use_cache: bool, progress: RenderProgress
 ) -> dict[str, Any]:
     """`acegit render [NAMES] [--force] [--no-cache] --json`, in the server's project, with its warm models."""
-    from acegit.cli.render import _render_json  # the --json object; moves into the core with the architecture work
-
     engines.refresh()
     start = time.perf_counter()
     statuses = select_tracks(project, names)
-    outcomes = render_tracks(project, statuses, force=force, use_cache=use_cache, engines=engines, progress=progress)
-    return _render_json(outcomes, time.perf_counter() - start)
+    outcomes = render_tracks(project, statuses, force=force, use_cache=use_cache, models=engines, progress=progress)
+    return render_json(outcomes, time.perf_counter() - start)
 
 
 def model_json(engines: WarmEngines, name: str, weights: str | None) -> dict[str, Any]:
@@ -186,7 +181,7 @@ def model_json(engines: WarmEngines, name: str, weights: str | None) -> dict[str
     except AcegitError as e:
         raise NotFound(f"model {name!r} is not available on this server: {e.message}") from None
     _same_weights(ref, weights)
-    engine = engines.get(name)
+    engine = engines.engine(name)
     return {
         "name": ref.name,
         "backend": ref.backend,
@@ -241,10 +236,10 @@ def inline_track(project: Project, engines: WarmEngines, body: dict[str, Any]) -
     return parse_track(fields, INLINE_TRACK, path, project)
 
 
-def render_inline(engines: WarmEngines, track: Any, progress: Progress) -> dict[str, Any]:
+def render_inline(engines: WarmEngines, track: Any, progress: RenderProgress) -> dict[str, Any]:
     """Sample and decode one validated inline track: the final latent, the audio and the environment."""
     start = time.perf_counter()
-    engine = engines.get(track.model)
+    engine = engines.engine(track.model)
     latent, wave = sample_track(engines, track, progress)
     return {
         "latent": pack_array(latent),
@@ -291,7 +286,9 @@ def start_sketch(project: Project, name: str, count: int, seeds: Sequence[int] |
     return {"track": name, "id": secrets.token_hex(6), "seeds": chosen, "source_sha256": _digest(path.read_bytes())}
 
 
-def render_sketch(project: Project, engines: WarmEngines, plan: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def render_sketch(
+    project: Project, engines: WarmEngines, plan: dict[str, Any], progress: RenderProgress
+) -> dict[str, Any]:
     """Render each candidate as `acegit render` would render the track with that seed, into the scratch area."""
     engines.refresh()
     name = plan["track"]
@@ -304,12 +301,12 @@ def render_sketch(project: Project, engines: WarmEngines, plan: dict[str, Any], 
     candidates = []
     for seed in plan["seeds"]:
         scratch = _candidate(project, folder / str(seed))
-        data = tomllib.loads(source.decode("utf-8"))
+        data = loads_toml(source, project.display(track_file(project, name)))
         data["seed"] = seed
         path = scratch.tracks_dir / f"{name}{TRACK_SUFFIX}"
         atomic_write_text(path, dumps_track(parse_track(data, name, path, scratch)))
         outcome = render_tracks(
-            scratch, project_status(scratch, use_cache=False).tracks, force=True, engines=engines, progress=progress
+            scratch, project_status(scratch, use_cache=False).tracks, force=True, models=engines, progress=progress
         )[0]
         candidates.append(
             {
@@ -366,27 +363,26 @@ def keep_candidate(project: Project, name: str, sketch_id: str, seed: int) -> di
 
 def log_json(project: Project, name: str, rev: str, limit: int | None) -> dict[str, Any]:
     """What `acegit log TRACK --json` prints."""
-    from acegit.history import track_log
+    from acegit.log import track_log
 
     track_file(project, name, must_exist=False)
-    entries = track_log(project, name, rev, limit)
-    return {"schema": 1, "command": "log", "track": name, "commits": [e.to_json() for e in entries]}
+    return track_log(project, name, rev, limit).to_json()
 
 
 def diff_json(
-    project: Project, decoder: Decoder, a: str | None, b: str | None, names: Sequence[str], audio: bool
+    project: Project, snapshots: Snapshots, a: str | None, b: str | None, names: Sequence[str], audio: bool
 ) -> dict[str, Any]:
     """What `acegit diff [A [B]] [NAMES] --json` prints (`audio=False`: as with --no-audio)."""
     from acegit.diff import diff_tracks
 
     for n in names:
         track_file(project, n, must_exist=False)
-    return diff_tracks(project, a, b, names, audio=audio, decoder=decoder).to_json()
+    return diff_tracks(project, a, b, names, audio=audio, snapshots=snapshots).to_json()
 
 
 def snapshot_of(project: Project, name: str, rev: str | None) -> Any:
     """The snapshot (Version) of a track in the working tree (rev None) or at a revision, as `acegit show` reads it."""
-    from acegit.diff import Side, open_repo
+    from acegit.diff.sides import Side, open_repo
 
     track_file(project, name, must_exist=False)
     v = Side(project, open_repo(project) if rev else None, rev or None).version(name)
@@ -396,9 +392,10 @@ def snapshot_of(project: Project, name: str, rev: str | None) -> Any:
     return v
 
 
-def decode_snapshot(decoder: Decoder, version: Any) -> tuple[Any, int]:
+def decode_snapshot(snapshots: Snapshots, version: Any) -> tuple[Any, int]:
     """The audio of a snapshot (render cache, else decoded); runs on the render worker."""
-    return decoder.wave(version.lock, version.label, bool(version.params and version.params.get("loop")))
+    audio = snapshots.audio(version.lock, version.label, version.loop)
+    return audio.wave, audio.sample_rate
 
 
 def audio_file(project: Project, version: Any, wave: Any, sample_rate: int, fmt: str) -> Path:

@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from acegit.diff import Decoder
 from acegit.project import Project
 from acegit.server.core import WarmEngines
 from acegit.server.worker import Worker
+from acegit.snapshots import Snapshots
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ class State:
     device: str
     worker: Worker
     engines: WarmEngines
-    decoder: Decoder
+    snapshots: Snapshots
     stopping: threading.Event = field(default_factory=threading.Event)
 
     async def on_worker(self, fn: Callable[..., T], *args: Any) -> T:

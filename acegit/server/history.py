@@ -33,5 +33,5 @@ async def diff(
 ) -> dict[str, Any]:
     """Compare tracks between revisions (`acegit diff [A [B]] [TRACK...] --json`; without `audio`, as --no-audio)."""
     if audio:  # decoding uses the device: it runs on the render worker
-        return await s.on_worker(core.diff_json, s.project, s.decoder, a, b, track, True)
-    return await run_blocking(core.diff_json, s.project, s.decoder, a, b, track, False)
+        return await s.on_worker(core.diff_json, s.project, s.snapshots, a, b, track, True)
+    return await run_blocking(core.diff_json, s.project, s.snapshots, a, b, track, False)

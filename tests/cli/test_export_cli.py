@@ -139,7 +139,7 @@ def test_other_bad_input(gproject: Project, cli: Callable[..., Result], tmp_path
     loopy.write_text(text.replace("duration = 4.0", "duration = 1.5"))
     short = cli("export")
     assert short.exit_code == 1
-    assert "tracks/loopy.toml: loop: loop = true but duration = 1.5 s is shorter than one bar" in short.stderr
+    assert "tracks/loopy.toml: loop = true but duration = 1.5 s is shorter than one bar" in short.stderr
     loopy.write_text(text)
 
     (gproject.root / "build" / "export").mkdir(parents=True)

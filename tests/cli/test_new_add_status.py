@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
+from acegit.errors import AcegitError
 from acegit.gitrepo import find_repo_root
 from acegit.project import Project, find_project
 from acegit.track import dumps_track, load_track
@@ -118,6 +119,35 @@ def test_add_warns_about_a_loop_of_uneven_bars(project: Project, cli: Callable[.
     for name, extra in (("even", ("--duration", "8", "--loop")), ("plain", ("--duration", "9"))):
         quiet = cli("add", name, "--prompt", "p", "--seed", "1", "--bpm", "120", *extra)
         assert quiet.exit_code == 0 and "warning" not in quiet.stderr
+
+
+def test_add_refuses_a_model_without_weights(project: Project, cli: Callable[..., Result]) -> None:
+    """No `base` weights ship: `add --model base` says so at once, names the models there are and the way to use a
+    checkpoint of one's own, and writes nothing (render would otherwise fail later, telling the user to reinstall)."""
+    from acegit.engine.registry import builtin_weights_dir
+
+    with pytest.raises(AcegitError):
+        builtin_weights_dir("base")  # the premise: this installation has no base weights
+    result = cli("add", "boss", "--prompt", "epic", "--model", "base")
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.stderr.split())
+    assert "tracks/boss.toml: model = \"base\": model 'base' is a built-in preset whose weights are not installed" in (
+        message
+    )
+    assert "the models here are: test, tiny" in message and '[models.base] path = "path/to/weights"' in message
+    assert not (project.tracks_dir / "boss.toml").exists()
+    unknown = cli("add", "boss", "--prompt", "epic", "--model", "bsae")
+    assert unknown.exit_code == 1 and "unknown model 'bsae'; the models here are: test, tiny" in unknown.stderr
+    assert cli("add", "boss", "--prompt", "epic", "--model", "tiny").exit_code == 0
+
+
+def test_new_project_exports_with_its_game_profile(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    from acegit.export import load_profiles
+    from acegit.project import load_project
+
+    assert cli("new", str(tmp_path / "g")).exit_code == 0
+    (game,) = load_profiles(load_project(tmp_path / "g"), "game")
+    assert (game.format, game.sample_rate, game.loudness, game.folder) == ("ogg", 44100, -16.0, "build/export/game")
 
 
 def test_status_json(project: Project, cli: Callable[..., Result], render_fake: Callable[..., Path]) -> None:

@@ -289,10 +289,12 @@ def test_decode_is_mono_peak_normalised_and_sized(engine: Any) -> None:
 
 
 @needs_diffusers
-def test_progress_counts_unique_requests(engine: Any) -> None:
+def test_progress_counts_every_request(engine: Any) -> None:
     seen: list[tuple[int, int]] = []
-    engine.generate([REQ, REQ, REQ], progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(1, 2), (2, 2)]  # the copies render pads GPU batches with are sampled once
+    a, b = engine.generate([REQ, REQ], progress=lambda done, total: seen.append((done, total)))
+    total = 2 * REQ.steps
+    assert seen == [(i, total) for i in range(1, total + 1)]  # each request is sampled, alone
+    assert np.array_equal(a, b)
 
 
 @needs_diffusers

@@ -1,14 +1,17 @@
-"""A track's history: the commits that changed it (following renames), what changed and how far its latent moved."""
+"""`acegit log`: the commits that changed a track (following renames), what changed and how far its latent moved."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from acegit.diff import ADDED, REMOVED, Decoder, ParamChange, Side, TrackDiff, Version, compare_versions, open_repo
+from acegit.diff.compare import ADDED, REMOVED, TrackDiff, compare_versions
+from acegit.diff.params import ParamChange
+from acegit.diff.sides import Side, Version, open_repo
 from acegit.errors import AcegitError, UsageError
 from acegit.project import Project
+from acegit.snapshots import Models
 from acegit.track import LOCK_SUFFIX, TRACK_SUFFIX
 
 
@@ -61,7 +64,19 @@ def _what_changed(d: TrackDiff) -> list[str]:
     return words
 
 
-def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None = None) -> list[LogEntry]:
+@dataclass(frozen=True)
+class TrackLog:
+    """`acegit log TRACK`: the track's commits, newest first."""
+
+    track: str
+    entries: list[LogEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented `acegit log --json` object (docs/diff.md)."""
+        return {"schema": 1, "command": "log", "track": self.track, "commits": [e.to_json() for e in self.entries]}
+
+
+def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None = None) -> TrackLog:
     """Commits reachable from `rev` that changed the track's file or snapshot, newest first."""
     repo = open_repo(project)
     tracks = project.tracks_dir.relative_to(project.root).as_posix()
@@ -88,7 +103,7 @@ def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None 
         status, path = rows[info["sha"]]
         v = Side(project, repo, info["sha"]).version(_name_of(path))
         versions.append(None if status == "D" or (v.params is None and v.lock is None) else v)
-    decoder = Decoder(project)  # only for each model's latent frame rate: the log decodes no audio
+    models = Models(project)  # only for each model's latent frame rate: the log decodes no audio
     entries = []
     for i, info in enumerate(infos[: limit if limit is not None else len(infos)]):
         cur, prev = versions[i], versions[i + 1] if i + 1 < len(versions) else None
@@ -96,60 +111,7 @@ def track_log(project: Project, name: str, rev: str = "HEAD", limit: int | None 
         if cur is None and prev is None:
             continue
         old = prev.name if prev is not None and cur is not None and prev.name != cur.name else None
-        d = compare_versions(name_now, prev, cur, old, decoder=decoder, decode=False)
+        d = compare_versions(name_now, prev, cur, old, models=models)
         latent = d.latent.change if d.latent is not None else None
         entries.append(LogEntry(info, name_now, d.status, _what_changed(d), d.params, latent, d.verdict))
-    return entries
-
-
-@dataclass(frozen=True)
-class Shown:
-    """What `acegit show` produced: the snapshot's summary and the files written."""
-
-    version: Version
-    summary: str
-    written: list[str]
-
-
-def split_spec(spec: str) -> tuple[str, str]:
-    """ "HEAD~2:boss" -> ("HEAD~2", "boss"); a bare track name means the working tree's version (rev "")."""
-    rev, sep, name = spec.rpartition(":")
-    if not sep:
-        return "", spec
-    if not name:
-        raise UsageError(f"{spec!r} names no track: write REV:TRACK, e.g. HEAD~1:boss")
-    return rev or "HEAD", name
-
-
-def decode_version(
-    project: Project, spec: str, output: Path | None = None, png: Path | None = None, *, device: str = "cpu"
-) -> Shown:
-    """Read a track's snapshot at REV (REV:TRACK); write its decoded audio and/or spectrogram when asked."""
-    from acegit.textconv import summarize
-
-    rev, name = split_spec(spec)
-    side = Side(project, open_repo(project) if rev else None, rev or None)
-    v = side.version(name)
-    where = f"at {rev}" if rev else "in the working tree"
-    if v.lock is None:
-        if v.problem:
-            raise AcegitError(v.problem)
-        what = "no snapshot" if v.params is not None else "no track"
-        raise AcegitError(
-            f"{what} named {name!r} {where}",
-            hint="See a track's commits with `acegit log TRACK`; a snapshot exists once it is rendered and committed.",
-        )
-    written = []
-    if output is not None or png is not None:
-        from acegit.fsutil import atomic_write_bytes
-        from acegit.render import write_audio
-        from acegit.report import spectrogram_png
-
-        wave, sr = Decoder(project, device).wave(v.lock, v.label, bool(v.params and v.params.get("loop")))
-        if output is not None:
-            write_audio(output, wave, sr)
-            written.append(str(output))
-        if png is not None:
-            atomic_write_bytes(png, spectrogram_png(wave, sr))
-            written.append(str(png))
-    return Shown(v, summarize(v.lock), written)
+    return TrackLog(name, entries)

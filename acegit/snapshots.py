@@ -1,0 +1,172 @@
+"""A snapshot's audio: the models of one process, and the audio of a lock file (render, export, diff, show, status).
+
+`Models` resolves each model name once and loads each engine once, whatever its backend. `Snapshots.audio(lock)` is
+the audio of a lock file: from the render cache when that very render is there, else decoded from its latent with
+the model that made it — a loop track as one period of a loop, as `acegit render` decodes it (docs/export.md).
+Torch is imported only when something has to be decoded or sampled.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from acegit.cache import CacheEntry, RenderCache, cache_key
+from acegit.engine.registry import ModelRef, resolve_model
+from acegit.errors import AcegitError, InputError
+from acegit.lockfile import Lock, LockEnvironment, decode_latent, read_lock
+from acegit.project import Project
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from acegit.engine.backend import Backend
+
+CACHE, SNAPSHOT = "cache", "snapshot"  # where a snapshot's audio came from
+KEEP_WAVES = 4  # decoded waves Snapshots keeps (30 s of audio is 2.6 MB): A and B of a track, and a rename's twin
+
+
+class Models:
+    """The models of one run: each name resolved once (errors too), each engine and environment computed once."""
+
+    def __init__(self, project: Project, device: str = "auto") -> None:
+        self.project, self.device = project, device
+        self._refs: dict[str, ModelRef | AcegitError] = {}
+        self._engines: dict[str, Backend] = {}
+        self._envs: dict[str, LockEnvironment] = {}
+        self._rates: dict[tuple[str, str], float | None] = {}
+
+    def ref(self, name: str) -> ModelRef:
+        """The resolved model (weights folder and hash, read from its small `sha256` file: no torch)."""
+        if name not in self._refs:
+            try:
+                self._refs[name] = resolve_model(name, self.project.models)
+            except AcegitError as e:
+                self._refs[name] = e
+        found = self._refs[name]
+        if isinstance(found, AcegitError):
+            raise found
+        return found
+
+    def environment(self, name: str) -> LockEnvironment:
+        """Where model `name` renders: the device, torch, and the backend's own libraries (ace-step: diffusers)."""
+        if name not in self._envs:
+            from acegit.engine.backend import backend_libraries
+            from acegit.engine.device import environment
+
+            e, libraries = environment(self.device), backend_libraries(self.ref(name).backend)
+            self._envs[name] = LockEnvironment.make(
+                e["device_class"], e["torch"], e["dtype"], e["deterministic"], libraries=libraries
+            )
+        return self._envs[name]
+
+    def engine(self, name: str) -> Backend:
+        """The loaded engine of model `name`, either backend."""
+        if name not in self._engines:
+            from acegit.engine.backend import load_engine
+
+            self._engines[name] = load_engine(self.ref(name), self.device)
+        return self._engines[name]
+
+    def engine_of(self, lock: Lock, shown: str) -> Backend:
+        """The engine of the model that made a snapshot; an error when that model (with those weights) is not here."""
+        name = lock.input.model
+        try:
+            ref = self.ref(name)
+        except AcegitError as e:
+            raise AcegitError(f"{shown}: cannot decode: the model that made it is not available: {e.message}") from None
+        if ref.weights_hash != lock.input.weights:
+            raise AcegitError(
+                f"{shown}: cannot decode: it was made by model {name!r} with weights {lock.input.weights[:19]}…, "
+                f"but the installed {name!r} has {ref.weights_hash[:19]}…",
+                hint=f"Point [models.{name}] in acegit.toml at the weights that made it.",
+            )
+        return self.engine(name)
+
+    def latent_rate(self, lock: Lock) -> float | None:
+        """Latent frames per second of a snapshot's model, from its config.json (no torch); None when unknown."""
+        key = (lock.input.model, lock.input.weights)
+        if key not in self._rates:
+            rate = None
+            try:
+                ref = self.ref(lock.input.model)
+                if ref.weights_hash == lock.input.weights:
+                    cfg = json.loads((ref.path / "config.json").read_text(encoding="utf-8"))
+                    hop = cfg["audio"]["hop_length"] * 2 ** len(cfg["dcae"]["widths"])
+                    rate = cfg["audio"]["sample_rate"] / hop
+            except (AcegitError, OSError, ValueError, KeyError, TypeError):
+                rate = None  # not available: the snapshot's own shape and duration give it within a frame
+            self._rates[key] = rate
+        return self._rates[key]
+
+
+def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool) -> np.ndarray:
+    """A latent's waveform as `acegit render` publishes it: `duration` seconds; a loop as one period of a loop."""
+    return engine.decode(latent, num_samples=round(duration * engine.sample_rate), loop=loop)
+
+
+@dataclass(frozen=True)
+class CachedRender:
+    """A render cache entry, read: its snapshot and its exact float audio."""
+
+    lock: Lock
+    wave: np.ndarray
+    sample_rate: int
+
+
+def read_cached(cache: RenderCache, key: str) -> CachedRender | None:
+    """The render cached under `key`, or None (no entry, or an unreadable one: it is rendered again)."""
+    entry: CacheEntry | None = cache.get(key)
+    if entry is None:
+        return None
+    try:
+        import soundfile as sf
+
+        lock = read_lock(entry.snapshot, f"cache entry {entry.key[:12]}")
+        wave, sr = sf.read(entry.audio, dtype="float32")
+    except (InputError, OSError, RuntimeError):
+        return None
+    return CachedRender(lock, wave, int(sr))
+
+
+def cached_render_of(cache: RenderCache, lock: Lock) -> CachedRender | None:
+    """The cached render a lock file pins (same inputs, environment and latent), or None."""
+    cached = read_cached(cache, cache_key(lock.input.fingerprint, lock.environment.fingerprint))
+    # Same inputs and environment promise the same latent; check it rather than trust it.
+    return cached if cached is not None and cached.lock.latent.sha256 == lock.latent.sha256 else None
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A snapshot's mono audio and where it came from (CACHE or SNAPSHOT)."""
+
+    wave: np.ndarray
+    sample_rate: int
+    source: str
+
+
+class Snapshots:
+    """The audio of lock files: each from the render cache or decoded, the last few kept."""
+
+    def __init__(self, project: Project, device: str = "auto", models: Models | None = None) -> None:
+        self.project = project
+        self.models = models or Models(project, device)
+        self.cache = RenderCache(project.cache_dir)
+        self._audio: dict[tuple[str, str, bool], Audio] = {}
+
+    def audio(self, lock: Lock, shown: str, loop: bool = False) -> Audio:
+        """The audio of a snapshot (`shown` names it in errors; `loop`: the track is a loop)."""
+        key = (lock.latent.sha256, lock.input.weights, loop)
+        if key not in self._audio:
+            cached = cached_render_of(self.cache, lock)
+            if cached is not None:
+                audio = Audio(cached.wave, cached.sample_rate, CACHE)
+            else:
+                engine = self.models.engine_of(lock, shown)
+                wave = decode(engine, decode_latent(lock), lock.audio.duration, loop)
+                audio = Audio(wave, engine.sample_rate, SNAPSHOT)
+            while len(self._audio) >= KEEP_WAVES:  # bounded for a diff of a thousand tracks
+                del self._audio[next(iter(self._audio))]
+            self._audio[key] = audio
+        return self._audio[key]
