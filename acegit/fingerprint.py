@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 
 # Bump when the same track and weights would render differently (sampler maths, noise layout, latent encoding):
 # every snapshot then reads as stale ("render format changed"). 2: guidance contrasts against the keyless branch too.
-RENDER_FORMAT_VERSION = 2
+# 3: audio is decoded from the latent as the lock stores it (float16), so a snapshot decodes to the rendered samples.
+RENDER_FORMAT_VERSION = 3
 
 
 def _digest(obj: Mapping[str, Any]) -> str:

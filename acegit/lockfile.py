@@ -144,6 +144,14 @@ def latent_sha256(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array, dtype="<f4").tobytes()).hexdigest()
 
 
+def as_stored(array: np.ndarray) -> np.ndarray:
+    """A latent as its lock file stores it (float16 precision, as float32): what every later decode starts from."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(array, dtype="<f4").astype("<f2").astype(np.float32)
+
+
 def encode_latent(array: np.ndarray) -> EncodedLatent:
     """Encode a float latent for a lock file."""
     import numpy as np

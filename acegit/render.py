@@ -27,6 +27,7 @@ from acegit.lockfile import (
     AudioStats,
     Lock,
     LockEnvironment,
+    as_stored,
     build_lock,
     decode_latent,
     dumps_lock,
@@ -489,13 +490,19 @@ def latent_error(new: np.ndarray, snapshot: np.ndarray) -> tuple[float, float]:
 
 
 def _judge(name: str, latent: np.ndarray, lock: Lock, env: LockEnvironment) -> CheckResult:
+    import numpy as np
+
     where = lock.environment.device_class
+    stored = decode_latent(lock)  # what show, diff and export decode: the check proves it, not only the hash
     if latent_sha256(latent) == lock.latent.sha256:
+        if not np.array_equal(as_stored(latent), stored):
+            detail = "the stored latent does not hold the render: its declared sha256 matches, its data does not"
+            return CheckResult(name, CORRUPT, detail, device_class=where)
         return CheckResult(name, EXACT, "bit-identical latent", 0.0, math.inf, where)
     if latent.shape != tuple(lock.latent.shape):
         detail = f"latent shape {latent.shape} ≠ snapshot {tuple(lock.latent.shape)}"
         return CheckResult(name, MISMATCH, detail, device_class=where)
-    max_abs, snr = latent_error(latent, decode_latent(lock))
+    max_abs, snr = latent_error(latent, stored)
     figures = f"max |Δ| {max_abs:.3g}, latent SNR {snr:.1f} dB"
     if lock.environment.fingerprint == env.fingerprint:
         detail = f"same environment ({where}) but different bits: {figures}"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from acegit.cache import CacheEntry, RenderCache, cache_key
 from acegit.engine.registry import ModelRef, resolve_model
 from acegit.errors import AcegitError, InputError
-from acegit.lockfile import Lock, LockEnvironment, decode_latent, read_lock
+from acegit.lockfile import Lock, LockEnvironment, as_stored, decode_latent, read_lock
 from acegit.project import Project
 
 if TYPE_CHECKING:
@@ -102,8 +102,11 @@ class Models:
 
 
 def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool) -> np.ndarray:
-    """A latent's waveform as `acegit render` publishes it: `duration` seconds; a loop as one period of a loop."""
-    return engine.decode(latent, num_samples=round(duration * engine.sample_rate), loop=loop)
+    """A latent's waveform as `acegit render` publishes it: `duration` seconds; a loop as one period of a loop.
+
+    Decoded from the latent as its lock stores it (float16), so the audio of a render and the audio later decoded
+    from its snapshot (show, diff, export on a fresh clone) are the same samples (render format 3)."""
+    return engine.decode(as_stored(latent), num_samples=round(duration * engine.sample_rate), loop=loop)
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,26 @@ def test_golden_tracks_are_fresh_against_the_shipped_weights(tmp_path: Path) -> 
     assert proc.returncode == 0, err
     states = {t["name"]: t["state"] for t in json.loads(out)["tracks"]}
     assert states == dict.fromkeys(TRACKS, "fresh"), "re-render the golden project: python tests/golden/regenerate.py"
+
+
+def test_check_proves_the_stored_latent_not_only_the_declared_hash(tmp_path: Path) -> None:
+    """A snapshot that lies: its stored latent replaced by silence, payload_sha256 updated, the declared latent sha256
+    kept. `render --check` used to report it exact; show, diff and export would decode the silence."""
+    import base64
+    import re
+    import zlib
+
+    root = _copy(tmp_path, "tampered")
+    lock = root / "tracks" / "golden.lock.toml"
+    text = lock.read_text(encoding="utf-8")
+    shape = [int(d) for d in re.search(r"shape = \[([^\]]*)\]", text, re.S).group(1).replace(",", " ").split()]
+    payload = zlib.compress(bytes(2 * shape[0] * shape[1] * shape[2]), 9)
+    b64 = base64.b64encode(payload).decode()
+    text = re.sub(r'data = """.*"""', lambda _: f'data = """\n{b64}\n"""', text, flags=re.S)
+    text = re.sub(r'payload_sha256 = "[0-9a-f]+"', f'payload_sha256 = "{hashlib.sha256(payload).hexdigest()}"', text)
+    lock.write_text(text, encoding="utf-8")
+    proc = _acegit(root, 2, "render", "--check", "golden", "--json")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, (out, err)
+    (result,) = json.loads(out)["tracks"]
+    assert result["verdict"] == "corrupt" and "does not hold the render" in result["detail"]
