@@ -296,3 +296,42 @@ def test_every_reader_of_a_committed_bomb_stays_bounded(
     assert seconds < 60
     if args[0] != "status":
         assert "damaged" in out or "corrupt" in out or "cannot be read" in out, out
+
+
+# --- track and project files ---------------------------------------------------------------------------------------
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_the_track_reader(project: Project, data: st.DataObject) -> None:
+    """Mutated track files (the shipped example, bytes flipped, cut, inserted): a Track or an InputError."""
+    from acegit.track import load_track
+
+    good = TRACK if data.draw(st.booleans()) else (project.tracks_dir / "example.toml").read_bytes()
+    target = project.tracks_dir / "fuzz.toml"
+    target.write_bytes(_mutate(good, data))
+    with contextlib.suppress(AcegitError):
+        load_track(target, project)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_the_project_reader(project: Project, data: st.DataObject) -> None:
+    """Mutated acegit.toml files: a Project or an InputError, never another exception."""
+    from acegit.project import PROJECT_FILE, load_project
+
+    good = _good_project(project)
+    (project.root / PROJECT_FILE).write_bytes(_mutate(good, data))
+    with contextlib.suppress(AcegitError):
+        load_project(project.root)
+
+
+_PROJECT_TEXT: dict[Path, bytes] = {}
+
+
+def _good_project(project: Project) -> bytes:
+    from acegit.project import PROJECT_FILE
+
+    if project.root not in _PROJECT_TEXT:
+        _PROJECT_TEXT[project.root] = (project.root / PROJECT_FILE).read_bytes()
+    return _PROJECT_TEXT[project.root]
