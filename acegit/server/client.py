@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from acegit.errors import AcegitError
-from acegit.lockfile import LockEnvironment, latent_sha256
+from acegit.lockfile import LockEnvironment, as_stored, latent_sha256
 from acegit.project import Project
 from acegit.server.info import read_info
 from acegit.server.limits import MAX_RESPONSE_ARRAY
@@ -151,7 +151,7 @@ class RemoteEngine:
             wave = unpack_array(result["audio"], "audio", MAX_RESPONSE_ARRAY)
             if int(result["audio"]["sample_rate"]) != self.sample_rate:
                 raise ServerError(f"{self.client.url}: the audio's sample rate changed during the render")
-            self.waves[latent_sha256(latent)] = wave
+            self.waves[latent_sha256(as_stored(latent))] = wave  # render decodes the latent as its lock stores it
             out.append(latent)
             base += r.steps
         return out
