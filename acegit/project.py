@@ -14,7 +14,7 @@ from acegit.track import DEFAULTABLE_FIELDS, validate_field
 
 PROJECT_FILE = "acegit.toml"
 AUDIO_FORMATS = ("wav", "flac", "ogg")
-SECTIONS = ("project", "defaults", "audio", "paths", "models", "export")
+SECTIONS = ("project", "defaults", "audio", "paths", "models", "export", "remote")
 PATH_KEYS = {"tracks": "tracks", "build": "build", "cache": ".acegit/cache"}
 MODEL_BACKENDS = ("builtin", "ace-step")  # acegit's own checkpoints; diffusers' AceStepPipeline
 
@@ -33,6 +33,7 @@ class Project:
     models: dict[str, Path | None] = field(default_factory=dict)  # [models.NAME] path, absolute; None: from env
     model_backends: dict[str, str] = field(default_factory=dict)  # [models.NAME] backend, "builtin" or "ace-step"
     export: dict[str, Any] = field(default_factory=dict)  # [export.*], kept as written for the export command
+    remote: str | None = None  # [remote] url: the `acegit serve` that `acegit render` samples on (docs/server.md)
 
     @property
     def path(self) -> Path:
@@ -102,6 +103,21 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
         p = Path(spec["path"]).expanduser()
         models[mname] = p if p.is_absolute() else root / p
 
+    remote = table(shown, data, "remote")
+    if "token" in remote:
+        raise InputError(
+            shown,
+            "remote.token: credentials never live in acegit.toml (it is committed)",
+            field="remote.token",
+            hint="Remove it; give the token as ACEGIT_TOKEN in the environment, or `acegit render --token`.",
+        )
+    reject_unknown(shown, remote, ("url",), "remote.")
+    url = remote.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        raise InputError(
+            shown, f"remote.url = {toml_value(url)} must be an http:// or https:// URL", field="remote.url"
+        )
+
     return Project(
         root=root,
         name=name,
@@ -113,6 +129,7 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
         models=LocalModels(models, backends),
         model_backends=backends,
         export=table(shown, data, "export"),
+        remote=url,
     )
 
 

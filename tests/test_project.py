@@ -56,3 +56,16 @@ def test_bad_project_file(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(InputError, match=None) as info:
         load_project(tmp_path)
     assert expected in str(info.value)
+
+
+def test_remote_url_is_read_and_a_token_in_acegit_toml_is_refused(tmp_path: Path) -> None:
+    from acegit.errors import InputError
+    from acegit.project import parse_project
+
+    assert parse_project({"remote": {"url": "http://gpu-box:8765"}}, tmp_path).remote == "http://gpu-box:8765"
+    assert parse_project({}, tmp_path).remote is None
+    with pytest.raises(InputError, match="credentials never live in acegit.toml") as info:
+        parse_project({"remote": {"url": "http://gpu-box:8765", "token": "secret"}}, tmp_path)
+    assert info.value.field == "remote.token" and "ACEGIT_TOKEN" in (info.value.hint or "")
+    with pytest.raises(InputError, match="must be an http"):
+        parse_project({"remote": {"url": "gpu-box:8765"}}, tmp_path)

@@ -90,7 +90,11 @@ def render(
         str | None, typer.Option("--token", envvar="ACEGIT_TOKEN", help="The --remote server's token.")
     ] = None,
     no_server: Annotated[
-        bool, typer.Option("--no-server", help="Render here even when `acegit serve` runs for this project.")
+        bool,
+        typer.Option(
+            "--no-server",
+            help="Render here, even when `acegit serve` runs for this project or acegit.toml names a [remote].",
+        ),
     ] = False,
 ) -> None:
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
@@ -164,10 +168,11 @@ def _engines(
 
     Looked for only when something may need sampling, so a no-op render stays a no-op (and never opens a socket).
     """
-    if remote is not None:
+    url = remote or (None if no_server else project.remote)  # --remote, else acegit.toml's [remote] url
+    if url is not None:
         from acegit.server.client import remote_engines
 
-        return remote_engines(project, remote, token)
+        return remote_engines(project, url, token)
     if no_server or not (force or any(st.state != "fresh" for st in statuses)):
         return None
     from acegit.server.client import local_server

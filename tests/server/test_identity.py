@@ -52,6 +52,18 @@ def test_cli_server_and_remote_write_identical_files(tmp_path: Path, serve: Call
     # `render --check` of the remotely rendered lock, here on the same device class, is exact.
     check = acegit(client_root, "render", "--check", "--json", "--no-server")
     assert check.returncode == 0 and json.loads(check.stdout)["tracks"][0]["verdict"] == "exact"
+    # The project may name its server in acegit.toml ([remote] url; the token stays in the environment).
+    _clear(client_root)
+    toml = client_root / "acegit.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + f'\n[remote]\nurl = "{s.url}"\n', encoding="utf-8")
+    out = acegit(client_root, "render", "--no-cache", "--json", ACEGIT_TOKEN=TOKEN)
+    assert out.returncode == 0, out.stderr
+    assert _outputs(client_root) == by_cli
+    s.stop()
+    _clear(client_root)  # --no-server renders here although [remote] names a server (now stopped)
+    out = acegit(client_root, "render", "--no-cache", "--json", "--no-server")
+    assert out.returncode == 0, out.stderr
+    assert _outputs(client_root) == by_cli
 
 
 def test_same_bits_twice_in_one_server_and_across_two(tmp_path: Path, serve: Callable[..., Server]) -> None:
