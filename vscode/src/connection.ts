@@ -2,6 +2,8 @@
 
 import { ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 
 export interface Connection {
   url: string; // origin of the server, no trailing slash: http://127.0.0.1:PORT
@@ -47,6 +49,19 @@ export function remoteConnection(settings: Settings): Connection | null {
   const token = settings.token.trim();
   if (!token) throw new Error('acegit.remoteUrl is set: set acegit.token to the token that server was started with');
   return { url: normaliseUrl(settings.remoteUrl), token, local: false };
+}
+
+/** A server that already runs for the project (`acegit serve` started by hand): `.acegit/serve.json`, if its process
+ * lives. The extension uses it and leaves it running. */
+export function runningServer(root: string): Connection | null {
+  try {
+    const info = JSON.parse(readFileSync(path.join(root, '.acegit', 'serve.json'), 'utf8'));
+    if (typeof info.url !== 'string' || typeof info.token !== 'string' || typeof info.pid !== 'number') return null;
+    process.kill(info.pid, 0); // throws when no such process
+    return { url: normaliseUrl(info.url), token: info.token, local: false };
+  } catch {
+    return null;
+  }
 }
 
 export type Spawn = typeof nodeSpawn;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Api } from './api';
 import { formatDiff, statusText, trackNameOf } from './commands';
-import { Connection, LocalServer, Settings, remoteConnection } from './connection';
+import { Connection, LocalServer, Settings, remoteConnection, runningServer } from './connection';
 import { studioHtml } from './webview';
 
 const STATUS_SECONDS = 10;
@@ -51,7 +51,7 @@ export class Studio implements vscode.Disposable {
 
   private async open(): Promise<Api> {
     const settings = this.settings();
-    let conn: Connection | null = remoteConnection(settings);
+    let conn: Connection | null = remoteConnection(settings) ?? runningServer(this.root);
     if (!conn) {
       this.local = new LocalServer(settings, this.root);
       conn = await vscode.window.withProgress(

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { beforeEach, test } from 'node:test';
 import { editorFor, recorded, reset } from './vscode-mock'; // first: the extension's `require('vscode')` gets the mock
@@ -129,6 +130,33 @@ test('local mode: the first command starts acegit serve for the workspace; closi
   await deactivate();
   assert.equal(readFileSync(path.join(fake.dir, 'stopped'), 'utf8'), 'SIGTERM');
   assert.equal(recorded.statusItems[0].disposed, true);
+});
+
+test('local mode uses an acegit serve that already runs for the project, and leaves it running', async () => {
+  const server = await fakeApi();
+  const root = mkdtempSync(path.join(tmpdir(), 'proj-'));
+  try {
+    mkdirSync(path.join(root, '.acegit'));
+    writeFileSync(path.join(root, '.acegit', 'serve.json'), JSON.stringify({ url: server.url, token: TOKEN, pid: process.pid }));
+    recorded.workspaceFolders = [{ uri: { fsPath: root } }];
+    recorded.config = { 'acegit.command': path.join(root, 'no-such-acegit'), 'acegit.autoStart': false };
+    activate(context() as never);
+    await recorded.commands.get('acegit.openStudio')!();
+    assert.deepEqual(recorded.errors, []);
+    assert.ok(recorded.panels[0].webview.html.includes(`<iframe src="${server.url}/#token=${TOKEN}"`));
+    // A dead pid: the file is stale, so the extension starts its own (here: a command that does not exist).
+    writeFileSync(path.join(root, '.acegit', 'serve.json'), JSON.stringify({ url: server.url, token: TOKEN, pid: 2 ** 22 + 7 }));
+    await deactivate();
+    reset();
+    recorded.workspaceFolders = [{ uri: { fsPath: root } }];
+    recorded.config = { 'acegit.command': path.join(root, 'no-such-acegit'), 'acegit.autoStart': false };
+    activate(context() as never);
+    await recorded.commands.get('acegit.openStudio')!();
+    assert.match(recorded.errors[0], /no-such-acegit/);
+  } finally {
+    await deactivate();
+    await server.close();
+  }
 });
 
 test('pure helpers: track names, status text, diff text, webview page', () => {
