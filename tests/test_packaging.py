@@ -29,6 +29,8 @@ def test_wheel_ships_weights_not_training_code(wheel: zipfile.ZipFile) -> None:
     assert not any(n.startswith("model/") for n in names), "model/ must not become a top-level package"
     for hook in ("pre-commit", "pre-commit-config.yaml"):
         assert f"acegit/_hooks/{hook}" in names  # `acegit install` and `acegit new` read these at run time
+    for asset in ("index.html", "main.js", "api.js", "studio.css", "player.js"):
+        assert f"acegit/server/static/{asset}" in names  # the studio, served by `acegit serve`
     for folder in sorted(p for p in (REPO / "model" / "weights").iterdir() if p.is_dir()):
         for f in ("model.safetensors", "config.json", "sha256"):
             assert f"acegit/_weights/{folder.name}/{f}" in names

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,13 +11,13 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from acegit import __version__
 from acegit.errors import AcegitError, InputError, UsageError
 from acegit.project import Project
-from acegit.server import audio, core, history, jobs, tracks
+from acegit.server import audio, core, history, jobs, studio, tracks
 from acegit.server.auth import HostOriginMiddleware, Security, Unauthorized, require_token
 from acegit.server.deps import State
 from acegit.server.limits import body_limit
@@ -124,22 +123,7 @@ def create_app(
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="acegit serve: API")
 
-    @app.get("/", include_in_schema=False)
-    async def home(request: Request, token: str | None = None) -> Any:
-        """Jupyter's handshake: `/?token=…` sets an HttpOnly cookie and redirects to a URL without the token."""
-        if token is not None:
-            if not security.token_ok(token):
-                return _error(401, "wrong token")
-            page = RedirectResponse("/", status_code=303)
-            page.set_cookie(security.cookie_name, security.cookie_value, httponly=True, samesite="strict")
-            return page
-        if not security.cookie_ok(request.cookies.get(security.cookie_name)):
-            return _error(401, "open the URL that `acegit serve` printed (it carries the token)")
-        name = html.escape(project.name)
-        return HTMLResponse(
-            f"<!doctype html><title>acegit serve: {name}</title><h1>acegit serve: {name}</h1>"
-            '<p><a href="/docs">API documentation</a> · <a href="/v1/status">status</a></p>'
-        )
+    app.include_router(studio.router)  # `/` and /studio/: the page itself is public, its data needs the token
 
     @app.exception_handler(AcegitError)
     async def acegit_error(request: Request, e: AcegitError) -> JSONResponse:

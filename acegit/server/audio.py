@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response
@@ -12,6 +12,7 @@ from acegit.server.deps import State, run_blocking, state
 
 router = APIRouter(tags=["audio"])
 _MEDIA = {"wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg"}
+_SUFFIX_MEDIA = {".wav": "audio/wav", ".flac": "audio/flac", ".ogg": "audio/ogg"}
 REV = Query(None, max_length=200, description="A git revision; default: the working tree.")
 
 
@@ -35,3 +36,20 @@ async def spectrogram(name: str, rev: str | None = REV, s: State = Depends(state
     version = await run_blocking(core.snapshot_of, s.project, name, rev)
     wave, sr = await s.on_worker(core.decode_snapshot, s.snapshots, version)
     return Response(await run_blocking(core.spectrogram, wave, sr), media_type="image/png")
+
+
+@router.get("/tracks/{name}/peaks")
+async def peaks(
+    name: str, rev: str | None = REV, bins: int = Query(800, ge=1, le=10_000), s: State = Depends(state)
+) -> dict[str, Any]:
+    """The snapshot's waveform for a player: `min` and `max` of each of `bins` slices, and the duration in seconds."""
+    version = await run_blocking(core.snapshot_of, s.project, name, rev)
+    wave, sr = await s.on_worker(core.decode_snapshot, s.snapshots, version)
+    return await run_blocking(core.peaks, wave, sr, bins)
+
+
+@router.get("/tracks/{name}/sketch/{sketch}/{seed}/audio", response_class=FileResponse)
+async def candidate_audio(name: str, sketch: str, seed: int, s: State = Depends(state)) -> FileResponse:
+    """One sketch candidate's audio, to audition it before keeping it; supports HTTP Range."""
+    path = await run_blocking(core.candidate_audio, s.project, name, sketch, seed)
+    return FileResponse(path, media_type=_SUFFIX_MEDIA.get(path.suffix, "application/octet-stream"))

@@ -413,3 +413,34 @@ def spectrogram(wave: Any, sample_rate: int) -> bytes:
     from acegit.report import spectrogram_png
 
     return spectrogram_png(wave, sample_rate)
+
+
+def peaks(wave: Any, sample_rate: int, bins: int) -> dict[str, Any]:
+    """The waveform a player draws: the lowest and highest sample of each of `bins` equal slices of the audio."""
+    import numpy as np
+
+    data = np.asarray(wave, dtype=np.float32).reshape(-1)
+    bins = max(1, min(bins, len(data)))
+    edges = np.linspace(0, len(data), bins + 1).astype(np.int64)
+    lo = np.minimum.reduceat(data, edges[:-1]) if len(data) else np.zeros(0, np.float32)
+    hi = np.maximum.reduceat(data, edges[:-1]) if len(data) else np.zeros(0, np.float32)
+    return {
+        "sample_rate": sample_rate,
+        "duration": round(len(data) / sample_rate, 6),
+        "min": [round(float(x), 4) for x in lo],
+        "max": [round(float(x), 4) for x in hi],
+    }
+
+
+def candidate_audio(project: Project, name: str, sketch_id: str, seed: int) -> Path:
+    """The rendered audio of one sketch candidate (to audition before keeping it)."""
+    from acegit.render import audio_path
+
+    track_file(project, name)
+    if not _SKETCH_ID.match(sketch_id):
+        raise InputError("request", f"{sketch_id!r} is not a sketch id", field="sketch")
+    folder = project.root / SKETCHES / name / sketch_id
+    path = audio_path(_candidate(project, folder / str(seed)), name)
+    if not (folder / "sketch.json").is_file() or not path.is_file():
+        raise NotFound(f"no candidate with seed {seed} in sketch {sketch_id} of track {name!r}")
+    return path

@@ -78,6 +78,10 @@ def test_write_render_progress_done(server: Server, client: httpx.Client) -> Non
     assert part.headers["content-range"] == f"bytes 100-199/{len(full.content)}"
     png = client.get("/v1/tracks/arp/spectrogram.png")
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    # The waveform a player draws: min/max per slice of the same audio.
+    peaks = client.get("/v1/tracks/arp/peaks", params={"bins": 50}).json()
+    assert len(peaks["min"]) == len(peaks["max"]) == 50 and peaks["duration"] == 2.0
+    assert all(-1 <= lo <= hi <= 1 for lo, hi in zip(peaks["min"], peaks["max"], strict=True)) and max(peaks["max"]) > 0
     # Nothing here wrote to Git.
     assert "arp" in git(server.root, "status", "--porcelain") and "arp" not in git(server.root, "log", "--stat")
 
@@ -114,6 +118,11 @@ def test_sketch_and_keep_equal_a_hand_edit(server: Server, client: httpx.Client,
     assert [c["seed"] for c in result["candidates"]] == [7, 8]
     assert track.read_bytes() == original  # sketching leaves the track alone
     assert all(c["audio"].startswith(".acegit/sketch/") for c in result["candidates"])
+    # Each candidate can be auditioned (the studio's grid): exactly the bytes the scratch render wrote.
+    for c in result["candidates"]:
+        heard = client.get(f"/v1/tracks/song/sketch/{result['sketch']}/{c['seed']}/audio")
+        assert heard.status_code == 200 and heard.content == (server.root / c["audio"]).read_bytes()
+    assert client.get(f"/v1/tracks/song/sketch/{result['sketch']}/9/audio").status_code == 404
 
     kept = client.post("/v1/tracks/song/keep", json={"sketch": result["sketch"], "seed": 8})
     assert kept.status_code == 200, kept.text
@@ -206,6 +215,10 @@ def test_browser_token_becomes_an_httponly_cookie(server: Server) -> None:
         ("post", "/v1/tracks/song/keep", {"sketch": "../../x", "seed": 1}, 422, "sketch"),
         ("get", "/v1/jobs/nope/events", None, 404, None),
         ("get", "/v1/tracks/song/log?limit=0", None, 422, "limit"),
+        ("get", "/v1/tracks/song/peaks?bins=0", None, 422, "bins"),
+        ("get", "/v1/tracks/song/sketch/..%2Fx/1/audio", None, 404, None),
+        ("get", "/v1/tracks/song/sketch/zzz/1/audio", None, 422, "sketch"),
+        ("get", "/v1/tracks/song/sketch/abcdefabcdef/x/audio", None, 422, "seed"),
     ],
 )
 def test_bad_requests_get_4xx_json(
