@@ -52,7 +52,7 @@ def make_project(root: Path, tracks: dict[str, str] | None = None) -> Path:
     return root
 
 
-def acegit(root: Path, *args: str, timeout: float = 120, **extra: str) -> subprocess.CompletedProcess[str]:
+def acegit(root: Path, *args: str, timeout: float = 300, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "acegit", *args],
         cwd=root,
