@@ -6,11 +6,14 @@ tour in seconds. The commands are read from the README itself, so the tour and t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -40,6 +43,27 @@ def _shorten(project: Path) -> None:
         track.write_text(re.sub(r"(?m)^duration = .*$", "duration = 2.0", track.read_text()), encoding="utf-8")
 
 
+def _serve_as_a_user_would(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """`acegit serve` runs until stopped: wait for the URL it prints, ask it for the project's status, stop it."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        found = re.search(r"(http://\S+)/\?token=(\S+)", line)
+        assert found, f"`{shlex.join(argv)}` printed no URL: {line!r} (exit {proc.poll()})"
+        url, token = found.groups()
+        request = urllib.request.Request(f"{url}/v1/status", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            status = json.load(response)
+        assert {t["name"] for t in status["tracks"]} >= {"boss"}, status
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_the_readme_tour_runs(tmp_path: Path) -> None:
     commands = tour_commands()
     assert commands[0][:2] == ["acegit", "new"] and ["acegit", "export", "-p", "game"] in commands
@@ -50,6 +74,9 @@ def test_the_readme_tour_runs(tmp_path: Path) -> None:
         if argv[0] == "cd":
             cwd = cwd / argv[1]
             _shorten(cwd)
+            continue
+        if argv[:2] == ["acegit", "serve"]:
+            _serve_as_a_user_would(argv, cwd, env)
             continue
         run = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, f"`{shlex.join(argv)}` failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
