@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from acegit.fsutil import atomic_write_bytes
+
 SNAPSHOT = "snapshot.lock.toml"
 AUDIO = "audio.wav"
 _STALE_TMP_SECONDS = 3600.0
@@ -37,6 +39,16 @@ class CacheEntry:
     @property
     def audio(self) -> Path:
         return self.path / AUDIO
+
+    def midi(self, transcriber_hash: str) -> Path:
+        """The render's notes as a transcriber wrote them; named by its weights hash, so new weights transcribe anew."""
+        return self.path / f"notes-{transcriber_hash.removeprefix('sha256:')[:16]}.mid"
+
+    def add_midi(self, transcriber_hash: str, data: bytes) -> Path:
+        """Add the .mid to a published entry (temp file + rename: a reader sees none or all of it)."""
+        path = self.midi(transcriber_hash)
+        atomic_write_bytes(path, data)
+        return path
 
 
 class RenderCache:

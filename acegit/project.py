@@ -9,7 +9,7 @@ from typing import Any
 
 from acegit.engine.registry import LocalModels
 from acegit.errors import AcegitError, InputError
-from acegit.tomlfields import read_toml, reject_unknown, table, toml_value
+from acegit.tomlfields import boolean, read_toml, reject_unknown, table, toml_value
 from acegit.track import DEFAULTABLE_FIELDS, validate_field
 
 PROJECT_FILE = "acegit.toml"
@@ -27,6 +27,7 @@ class Project:
     name: str
     defaults: dict[str, Any] = field(default_factory=dict)
     audio_format: str = "wav"
+    midi: bool = False  # [audio] midi: every render also writes build/<track>.mid (a track's [audio] midi wins)
     tracks_dir: Path = Path("tracks")
     build_dir: Path = Path("build")
     cache_dir: Path = Path(".acegit/cache")
@@ -71,7 +72,8 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
     defaults = {k: validate_field(shown, k, v, f"defaults.{k}") for k, v in raw_defaults.items()}
 
     audio = table(shown, data, "audio")
-    reject_unknown(shown, audio, ("format",), "audio.")
+    reject_unknown(shown, audio, ("format", "midi"), "audio.")
+    midi = boolean(shown, "audio.midi", audio.get("midi", False))
     fmt = audio.get("format", "wav")
     if fmt not in AUDIO_FORMATS:
         raise InputError(shown, f"audio.format = {toml_value(fmt)} is not one of {', '.join(AUDIO_FORMATS)}")
@@ -123,6 +125,7 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
         name=name,
         defaults=defaults,
         audio_format=fmt,
+        midi=midi,
         tracks_dir=folders["tracks"],
         build_dir=folders["build"],
         cache_dir=folders["cache"],

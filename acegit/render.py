@@ -39,6 +39,7 @@ from acegit.project import Project
 from acegit.snapshots import CachedRender, Models, cached_render_of, decode, read_cached
 from acegit.status import FRESH, INVALID, TrackStatus, project_status
 from acegit.track import Track, load_tracks, track_named
+from acegit.transcribe import publish_midi
 
 if TYPE_CHECKING:
     import numpy as np
@@ -285,9 +286,11 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 
 
 def _publish(project: Project, track: Track, lock: Lock, wave: np.ndarray, sample_rate: int) -> tuple[Path, bool]:
-    """Audio first, lock last: if killed in between, the old lock makes the track read as stale, never as fresh."""
+    """Audio (and notes) first, lock last: if killed in between, the old lock makes the track read as stale, never as
+    fresh."""
     out = audio_path(project, track.name)
     _write_if_changed(out, audio_bytes(wave, sample_rate, project.audio_format))
+    publish_midi(project, track, lock, wave, sample_rate)  # build/<name>.mid when [audio] midi = true
     changed = _write_if_changed(lock_path(track.path), dumps_lock(lock).encode("utf-8"))
     return out, changed
 

@@ -60,6 +60,7 @@ FIELD_ORDER = (
 # before these fields existed did not change. Only ace-step models sing lyrics (docs/backends.md).
 LATER_FIELDS = ("lyrics", "shift")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
+AUDIO_TABLE = "audio"  # a track's [audio] table (midi = true), written after the fields; never a render field
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
 DEFAULTABLE_FIELDS = (
     "negative_prompt",
@@ -115,6 +116,7 @@ class Track:
     lyrics: str | None = None  # ace-step only
     shift: float | None = None  # timestep schedule shift; None = the model's own default
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
+    midi: bool | None = None  # [audio] midi: write build/<name>.mid too (None: acegit.toml decides); not a render field
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
 
     @property
@@ -195,6 +197,16 @@ VALIDATORS: dict[str, Validator] = {
 }
 
 
+def _audio_midi(path: str, table: Any) -> bool | None:
+    """A track's [audio] table: build artefacts beside its audio (docs/format.md); they never change the render."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise field_error(path, AUDIO_TABLE, f"= {toml_value(table)} must be a table: [audio] then midi = true")
+    reject_unknown(path, table, ("midi",), "audio.")
+    return boolean(path, "audio.midi", table["midi"]) if "midi" in table else None
+
+
 def validate_field(path: str, name: str, value: Any, shown_name: str | None = None) -> Any:
     """Check and normalise one field value (also used for acegit.toml's [defaults], shown as "defaults.bpm")."""
     return VALIDATORS[name](path, shown_name or name, value)
@@ -261,14 +273,16 @@ def parse_track(
     (default: its path in the project); a track read from a past revision leaves its melody file unresolved."""
     shown = shown or project.display(path)
     check_name(name, shown)
-    reject_unknown(shown, data, FIELD_ORDER)
+    reject_unknown(shown, data, (*FIELD_ORDER, AUDIO_TABLE))
     for required, example in (("prompt", '"calm solo piano in A minor"'), ("seed", "1234")):
         if required not in data:
             raise field_error(shown, required, f"is missing: add `{required} = {example}`")
     values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     values.update(project.defaults)
     for k, v in data.items():
-        values[k] = validate_field(shown, k, v)
+        if k != AUDIO_TABLE:
+            values[k] = validate_field(shown, k, v)
+    values["midi"] = _audio_midi(shown, data.get(AUDIO_TABLE))
     _check_backend_fields(shown, values, project.model_backends.get(values["model"], "builtin"))
     melody_path = None
     if values["melody"] is not None and resolve_melody:
@@ -301,6 +315,8 @@ def dumps_track(track: Track) -> str:
         if v is None:
             continue
         out[f] = v
+    if track.midi is not None:
+        out[AUDIO_TABLE] = {"midi": track.midi}
     return tomli_w.dumps(out)
 
 

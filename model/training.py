@@ -6,7 +6,8 @@ import argparse
 import json
 import signal
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,6 @@ import torch
 from torch import nn
 
 from acegit.engine.checkpoint import load_checkpoint, save_checkpoint
-from acegit.engine.model import MusicModel
 
 CKPT = "ckpt"  # the model as acegit loads it: model.safetensors + config.json + sha256
 STATE = "train_state.pt"  # optimiser, EMA, step, RNG: only what resuming needs; never shipped
@@ -23,9 +23,15 @@ LOG = "log.jsonl"
 
 @dataclass
 class RunDir:
-    """A training run's folder: runs/<name>/{ckpt/, train_state.pt, log.jsonl}."""
+    """A training run's folder: runs/<name>/{ckpt/, train_state.pt, log.jsonl}.
+
+    saver/loader write and read the model's weights folder: the music model's by default, the transcriber's for
+    model/train_transcriber.py; both keep acegit's format (safetensors + config + sha256).
+    """
 
     path: Path
+    saver: Callable[[Any, Path], str] = field(default=save_checkpoint)
+    loader: Callable[[Path], tuple[Any, str]] = field(default=load_checkpoint)
 
     @property
     def ckpt(self) -> Path:
@@ -39,17 +45,17 @@ class RunDir:
         with (self.path / LOG).open("a") as f:
             f.write(json.dumps({"time": round(time.time(), 1), **record}) + "\n")
 
-    def save(self, model: MusicModel, state: dict[str, Any]) -> str:
+    def save(self, model: Any, state: dict[str, Any]) -> str:
         """Checkpoint the model (acegit's format, hash included) and the resume state; returns the weights hash."""
         self.path.mkdir(parents=True, exist_ok=True)
-        digest = save_checkpoint(model, self.ckpt)
+        digest = self.saver(model, self.ckpt)
         tmp = self.path / (STATE + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.path / STATE)  # atomic: a crash leaves the previous state
         return digest
 
-    def load(self) -> tuple[MusicModel, dict[str, Any]]:
-        model, _ = load_checkpoint(self.ckpt)
+    def load(self) -> tuple[Any, dict[str, Any]]:
+        model, _ = self.loader(self.ckpt)
         state = torch.load(self.path / STATE, map_location="cpu", weights_only=True)
         return model.train(), state
 

@@ -42,9 +42,12 @@ def save_checkpoint(model: MusicModel, folder: Path) -> str:
     """Write the three files atomically (weights and config first, hash last) and return the hash."""
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     weights = save_safetensors(state, metadata={"format": "pt"})
-    config = model.cfg.to_json().encode("utf-8")
+    return write_verified(Path(folder), weights, model.cfg.to_json().encode("utf-8"))
+
+
+def write_verified(folder: Path, weights: bytes, config: bytes) -> str:
+    """Any model's weights folder (this format, also the transcriber's): weights and config first, hash last."""
     digest = weights_hash(weights, config)
-    folder = Path(folder)
     atomic_write_bytes(folder / WEIGHTS, weights)
     atomic_write_bytes(folder / CONFIG, config)
     atomic_write_text(folder / HASH, digest + "\n")
@@ -67,6 +70,23 @@ def load_checkpoint(folder: Path, expected_hash: str | None = None) -> tuple[Mus
     expected_hash (hex, or "sha256:<hex>" as in ModelRef) must match too when given.
     """
     folder = Path(folder)
+    weights, config, digest = read_verified(folder, expected_hash)
+    cfg = ModelConfig.from_json(config.decode("utf-8"))
+    try:
+        state = load_safetensors(weights)
+    except Exception as e:  # safetensors raises its own error type on a malformed header
+        raise AcegitError(f"model checkpoint {folder / WEIGHTS} is not a valid safetensors file: {e}") from e
+    model = MusicModel(cfg)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        raise AcegitError(f"model checkpoint {folder} does not match its config: {e}") from e
+    return model.eval(), digest
+
+
+def read_verified(folder: Path, expected_hash: str | None = None) -> tuple[bytes, bytes, str]:
+    """A weights folder's weights and config bytes and their hash, checked against its sha256 file (and the expected
+    hash when given)."""
     weights, config = _read(folder / WEIGHTS), _read(folder / CONFIG)
     recorded = _read(folder / HASH).decode("ascii", errors="replace").strip()
     digest = weights_hash(weights, config)
@@ -81,14 +101,4 @@ def load_checkpoint(folder: Path, expected_hash: str | None = None) -> tuple[Mus
             f"model checkpoint {folder} has weights hash {digest[:12]}…, expected {expected_hash[:12]}…",
             hint="the weights changed since they were registered",
         )
-    cfg = ModelConfig.from_json(config.decode("utf-8"))
-    try:
-        state = load_safetensors(weights)
-    except Exception as e:  # safetensors raises its own error type on a malformed header
-        raise AcegitError(f"model checkpoint {folder / WEIGHTS} is not a valid safetensors file: {e}") from e
-    model = MusicModel(cfg)
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise AcegitError(f"model checkpoint {folder} does not match its config: {e}") from e
-    return model.eval(), digest
+    return weights, config, digest

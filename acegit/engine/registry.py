@@ -15,6 +15,7 @@ from pathlib import Path
 from acegit.errors import AcegitError
 
 BUILTIN_MODELS = ("tiny", "base")
+TRANSCRIBER = "transcriber"  # the shipped audio-to-notes model (acegit/engine/transcriber.py); never a track's model
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 HASH_FILE = "sha256"
@@ -72,6 +73,19 @@ def builtin_weights_dir(name: str) -> Path:
         f"the weights of the built-in model {name!r} are not installed (looked in {candidates[0]} and {candidates[1]})",
         hint="Reinstall acegit (`pip install --force-reinstall acegit`), or use a local model: "
         f'[models.{name}] path = "..." in acegit.toml.',
+    )
+
+
+def transcriber_ref() -> ModelRef:
+    """The shipped transcriber's weights folder and recorded hash (read, not computed: no torch, no hashing)."""
+    pkg = _package_root()
+    candidates = (pkg / "_weights" / TRANSCRIBER, pkg.parent / "model" / "weights" / TRANSCRIBER)
+    fix = "Reinstall acegit (`pip install --force-reinstall acegit`): the transcriber ships inside the package."
+    for c in candidates:
+        if c.is_dir():
+            return ModelRef(TRANSCRIBER, c, _read_hash(c, fix))
+    raise AcegitError(
+        f"the transcriber's weights are not installed (looked in {candidates[0]} and {candidates[1]})", hint=fix
     )
 
 
