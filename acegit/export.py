@@ -27,8 +27,9 @@ from acegit.project import PROJECT_FILE, Project
 from acegit.render import RenderProgress, SilentProgress
 from acegit.snapshots import CACHE, SNAPSHOT, Snapshots
 from acegit.tags import LoopPoints, Provenance, tag_audio
-from acegit.tomlfields import field_error, reject_unknown, toml_value
+from acegit.tomlfields import boolean, field_error, reject_unknown, toml_value
 from acegit.track import Track
+from acegit.transcribe import render_notes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,6 +58,7 @@ PROFILE_KEYS = (
     "loop_crossfade",
     "folder",
     "name",
+    "midi",
 )
 OVERSAMPLE = 4  # true peak = peak of the 4x oversampled signal (BS.1770-4 Annex 2)
 LOUDNESS_TOLERANCE = 0.05  # LU: how close mastering iterates to the target
@@ -83,6 +85,7 @@ class ExportProfile:
     loop_crossfade: float = 0.0  # seconds of the loop's tail blended into its head
     folder: str = ""  # relative to the project root; default build/export/<name>
     pattern: str = "{track}.{ext}"
+    midi: bool = False  # also write the render's notes (acegit/transcribe.py), named by the pattern with ext "mid"
 
 
 class ExportProgress(RenderProgress, Protocol):
@@ -115,6 +118,7 @@ class ExportResult:
     source: str  # "cache", "snapshot" or "rendered"
     provenance: Provenance
     seconds: float
+    midi: str | None = None  # the .mid written beside it (profile midi = true), as messages show it
 
     @property
     def duration(self) -> float:
@@ -199,6 +203,7 @@ def parse_profile(name: str, table: Any) -> ExportProfile:
         loop_crossfade=_number(name, table, "loop_crossfade", 0.0, MAX_CROSSFADE, 0.0) or 0.0,
         folder=folder,
         pattern=pattern,
+        midi=boolean(PROJECT_FILE, f"export.{name}.midi", table.get("midi", False)),
     )
 
 
@@ -244,10 +249,14 @@ def _out_folder(project: Project, profile: ExportProfile, out: Path | None) -> P
     return folder
 
 
-def target_path(folder: Path, profile: ExportProfile, track: str, project: Project) -> Path:
-    """Where a track's file goes: the profile's name pattern inside its folder."""
+def target_path(folder: Path, profile: ExportProfile, track: str, project: Project, ext: str | None = None) -> Path:
+    """Where a track's file goes: the profile's name pattern inside its folder (ext: "mid" for its notes)."""
     name = profile.pattern.format(
-        track=track, profile=profile.name, ext=profile.format, sample_rate=profile.sample_rate, project=project.name
+        track=track,
+        profile=profile.name,
+        ext=ext or profile.format,
+        sample_rate=profile.sample_rate,
+        project=project.name,
     )
     return folder / name
 
@@ -590,11 +599,18 @@ def export_tracks(
             acegit=__version__,
             project=project.name,
         )
+        midi: bytes | None = None
         for p in profiles:
             m = process(wave, rate, t, p)
             prov = Provenance(**{**prov_base.__dict__, "profile": p.name})
             path = target_path(folders[p.name], p, t.name, project)
             atomic_write_bytes(path, tag_audio(m.data, p.format, prov, m.loop, m.sample_rate))
+            midi_shown = None
+            if p.midi:  # the render's notes, untrimmed (loop trims and fades do not move them)
+                midi = midi or render_notes(project, lock, wave, rate, t.bpm).midi
+                midi_target = target_path(folders[p.name], p, t.name, project, "mid")
+                atomic_write_bytes(midi_target, midi)
+                midi_shown = project.display(midi_target)
             r = ExportResult(
                 track=t.name,
                 profile=p.name,
@@ -611,6 +627,7 @@ def export_tracks(
                 source=source,
                 provenance=prov,
                 seconds=time.perf_counter() - start,
+                midi=midi_shown,
             )
             results.append(r)
             progress.exported(r)
@@ -659,6 +676,7 @@ def export_json(results: Sequence[ExportResult], elapsed: float) -> dict[str, ob
                 "commit": r.provenance.commit,
                 "dirty": r.provenance.dirty,
                 "fingerprint": r.provenance.fingerprint,
+                "midi": r.midi,
             }
             for r in results
         ],

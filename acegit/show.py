@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from acegit.diff.sides import Side, Version, open_repo
 from acegit.errors import AcegitError, UsageError
 from acegit.project import Project
 from acegit.snapshots import Snapshots
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from acegit.transcribe import Adherence
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,7 @@ class Shown:
     version: Version
     summary: str
     written: list[str]
+    adherence: Adherence | None = None  # with --midi, for a track with a melody input
 
 
 def split_spec(spec: str) -> tuple[str, str]:
@@ -31,9 +38,15 @@ def split_spec(spec: str) -> tuple[str, str]:
 
 
 def decode_version(
-    project: Project, spec: str, output: Path | None = None, png: Path | None = None, *, device: str = "cpu"
+    project: Project,
+    spec: str,
+    output: Path | None = None,
+    png: Path | None = None,
+    *,
+    midi: Path | None = None,
+    device: str = "cpu",
 ) -> Shown:
-    """Read a track's snapshot at REV (REV:TRACK); write its decoded audio and/or spectrogram when asked."""
+    """Read a track's snapshot at REV (REV:TRACK); write its decoded audio, spectrogram and/or notes when asked."""
     from acegit.textconv import summarize
 
     rev, name = split_spec(spec)
@@ -49,7 +62,8 @@ def decode_version(
             hint="See a track's commits with `acegit log TRACK`; a snapshot exists once it is rendered and committed.",
         )
     written = []
-    if output is not None or png is not None:
+    adherence = None
+    if output is not None or png is not None or midi is not None:
         from acegit.fsutil import atomic_write_bytes
         from acegit.render import write_audio
         from acegit.report import spectrogram_png
@@ -62,4 +76,29 @@ def decode_version(
         if png is not None:
             atomic_write_bytes(png, spectrogram_png(wave, sr))
             written.append(str(png))
-    return Shown(v, summarize(v.lock), written)
+        if midi is not None:
+            adherence = _write_notes(project, side, v, wave, sr, midi)
+            written.append(str(midi))
+    return Shown(v, summarize(v.lock), written, adherence)
+
+
+def _write_notes(project: Project, side: Side, v: Version, wave: np.ndarray, sr: int, out: Path) -> Adherence | None:
+    """Write the snapshot's notes as a .mid; for a track with a melody input, score the melody against it."""
+    from acegit.fsutil import atomic_write_bytes
+    from acegit.transcribe import adherence, melody_notes_of, render_notes
+
+    assert v.lock is not None
+    params = v.params or {}
+    notes = render_notes(project, v.lock, wave, sr, float(params.get("bpm", 120.0)))
+    atomic_write_bytes(out, notes.midi)
+    melody = params.get("melody")
+    if not melody:
+        return None
+    data = side.read(melody)  # the melody file of that revision, read as the track was rendered with it
+    if data is None:
+        raise AcegitError(
+            f"{out} was written, but {v.name}'s melody input {side.shown(melody)} does not exist: not compared",
+            hint="Commit the melody file with the track, or compare at a revision that has it.",
+        )
+    duration = float(params.get("duration", len(wave) / sr))
+    return adherence(notes.notes, melody_notes_of(data, duration, side.shown(melody)), melody)

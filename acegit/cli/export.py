@@ -26,6 +26,8 @@ class _LineProgress(LineProgress):
 
     def exported(self, result: ExportResult) -> None:
         self.err.print(f"exported  {result.shown} ({result.seconds:.2f} s)")
+        if result.midi:
+            self.err.print(f"exported  {result.midi}")
 
 
 class _BarProgress(BarProgress):

@@ -1,4 +1,4 @@
-"""/v1/tracks/{name}/audio and /spectrogram.png: a track's snapshot decoded, at the working tree or a revision."""
+"""/v1/tracks/{name}/audio, /midi and /spectrogram.png: a snapshot decoded, at the working tree or a revision."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ async def audio(
     wave, sr = await s.on_worker(core.decode_snapshot, s.snapshots, version)
     path = await run_blocking(core.audio_file, s.project, version, wave, sr, format)
     return FileResponse(path, media_type=_MEDIA[format], filename=f"{name}.{format}")
+
+
+@router.get("/tracks/{name}/midi")
+async def midi(name: str, rev: str | None = REV, s: State = Depends(state)) -> Response:
+    """The notes of the snapshot's audio as a Standard MIDI File (melody, chords, bass; tempo from the track)."""
+    version = await run_blocking(core.snapshot_of, s.project, name, rev)
+    wave, sr = await s.on_worker(core.decode_snapshot, s.snapshots, version)
+    data = await s.on_worker(core.midi_file, s.project, version, wave, sr)  # the transcriber runs beside the engine
+    headers = {"Content-Disposition": f'attachment; filename="{name}.mid"'}
+    return Response(data, media_type="audio/midi", headers=headers)
 
 
 @router.get("/tracks/{name}/spectrogram.png")

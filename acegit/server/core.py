@@ -409,6 +409,14 @@ def audio_file(project: Project, version: Any, wave: Any, sample_rate: int, fmt:
     return path
 
 
+def midi_file(project: Project, version: Any, wave: Any, sample_rate: int) -> bytes:
+    """The snapshot's notes as a .mid (what `acegit show --midi` writes): the render cache's copy, else transcribed."""
+    from acegit.transcribe import render_notes
+
+    bpm = float((version.params or {}).get("bpm", 120.0))
+    return render_notes(project, version.lock, wave, sample_rate, bpm).midi
+
+
 def spectrogram(wave: Any, sample_rate: int) -> bytes:
     from acegit.report import spectrogram_png
 

@@ -31,12 +31,14 @@ export function createPlayer(el, app) {
   const changesLabel = h('p', { id: 'changemap-label', class: 'hint' });
   const spectrogram = h('img', { id: 'spectrogram', alt: 'Spectrogram of the version playing' });
   const message = h('p', { id: 'player-message', class: 'hint' });
+  // The notes of the version playing, transcribed from its audio (GET /v1/tracks/{name}/midi), saved as NAME.mid.
+  const midiButton = h('button', { id: 'download-midi', type: 'button', onclick: () => downloadMidi(), title: 'Download the notes of the version playing as a MIDI file' }, 'MIDI');
 
   clear(
     el,
     h('h2', {}, 'Player'),
     h('div', { class: 'sides' }, h('label', {}, 'A ', selects.A), h('label', {}, 'B ', selects.B), abButton),
-    h('div', { class: 'transport' }, playButton, seek, time, h('label', { class: 'loop' }, loop, ' loop')),
+    h('div', { class: 'transport' }, playButton, seek, time, h('label', { class: 'loop' }, loop, ' loop'), midiButton),
     h('div', { class: 'wave' }, wave, changes),
     changesLabel,
     spectrogram,
@@ -46,6 +48,24 @@ export function createPlayer(el, app) {
   );
 
   const cur = () => sides[active];
+
+  async function downloadMidi() {
+    const side = cur();
+    if (!name || side.rev === NONE) return;
+    midiButton.disabled = true;
+    try {
+      const url = await blobUrl(trackPath(name, `/midi${query({ rev: revParam(side.rev) })}`));
+      const a = h('a', { href: url, download: `${name}.mid` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (err) {
+      app.notice(`MIDI: ${err.message}`);
+    } finally {
+      midiButton.disabled = false;
+    }
+  }
 
   function versions(commits) {
     const s = app.statusOf(name);
