@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 ROLE_PROGRAMS = {"melody": 0, "chords": 0, "bass": 33}  # General MIDI: acoustic grand, electric bass (finger)
 ONSET_TOLERANCE = 0.05  # s, mir_eval's default
 OFFSET_RATIO = 0.2  # of the reference note's length, mir_eval's default (with the same 50 ms floor)
+_DECIMALS = 4  # mir_eval rounds time distances to 0.1 ms before comparing, so exactly 50 ms is a hit
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,8 @@ def note_f1(
             [
                 j
                 for j in by_pitch.get(r.pitch, [])
-                if abs(estimated[j].start - r.start) <= onset_tolerance + 1e-9
-                and (not offsets or abs(estimated[j].end - r.end) <= tol + 1e-9)
+                if round(abs(estimated[j].start - r.start), _DECIMALS) <= onset_tolerance
+                and (not offsets or round(abs(estimated[j].end - r.end), _DECIMALS) <= tol)
             ]
         )
     matched = _max_matching(pairs, len(estimated))
