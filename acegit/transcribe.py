@@ -152,7 +152,8 @@ def transcribe_audio(audio: np.ndarray, sample_rate: int) -> dict[str, list[Note
 
 
 def to_midi(notes: dict[str, list[NoteEvent]], bpm: float) -> pretty_midi.PrettyMIDI:
-    """A MIDI file with one instrument per role, at the track's tempo."""
+    """A MIDI file with one named track per role (written even when empty, so a DAW always shows all three), at the
+    track's tempo."""
     import pretty_midi
 
     pm = pretty_midi.PrettyMIDI(initial_tempo=float(bpm))

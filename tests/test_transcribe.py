@@ -16,9 +16,7 @@ mir_eval = pytest.importorskip("mir_eval", reason="mir_eval is in the train extr
 
 def _random_notes(rng: np.random.Generator, n: int) -> list[NoteEvent]:
     starts = np.sort(rng.uniform(0.2, 10, n))
-    return [
-        NoteEvent(float(s), float(s + rng.uniform(0.05, 1.0)), int(rng.integers(55, 62))) for s in starts
-    ]
+    return [NoteEvent(float(s), float(s + rng.uniform(0.05, 1.0)), int(rng.integers(55, 62))) for s in starts]
 
 
 def _jitter(rng: np.random.Generator, notes: list[NoteEvent]) -> list[NoteEvent]:
