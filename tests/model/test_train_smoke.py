@@ -24,3 +24,22 @@ def test_training_recipes_smoke(tmp_path: Path) -> None:
     assert digest == result["hash"]
     assert model.cfg.dcae.latent_std > 0
     assert (tmp_path / "dit" / "log.jsonl").read_text().count("\n") == 3
+
+
+def test_transcriber_recipe_smoke(tmp_path: Path) -> None:
+    """model/train_transcriber.py: two steps, a checkpoint in acegit's format, then a resumed third step."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth3 not installed")
+    from model.corpus.synth import SynthUnavailable, find_soundfont
+
+    try:
+        find_soundfont("TimGM6mb.sf2")
+    except SynthUnavailable as e:
+        pytest.skip(str(e))
+    from acegit.engine.transcriber import load_transcriber
+    from model import train_transcriber
+
+    result = train_transcriber.main(["--smoke", "--run", str(tmp_path / "tr"), "--threads", "1"])
+    assert result["first"]["step"] == 2 and result["step"] == 3  # the second run resumed the first
+    model, digest = load_transcriber(tmp_path / "tr" / "ckpt")  # verifies the sha256 file
+    assert digest == result["hash"] != result["first"]["hash"]
+    assert (tmp_path / "tr" / "log.jsonl").read_text().count("\n") == 3
