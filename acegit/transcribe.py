@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from acegit.engine.registry import transcriber_ref
 from acegit.errors import InputError
 from acegit.midi import read_midi, scan_midi
 
 if TYPE_CHECKING:
+    import numpy as np
     import pretty_midi
 
     from acegit.cache import CacheEntry
@@ -145,7 +144,7 @@ def transcribe_audio(audio: np.ndarray, sample_rate: int) -> dict[str, list[Note
     if sample_rate != model.cfg.audio.sample_rate:
         import soxr
 
-        audio = soxr.resample(audio, sample_rate, model.cfg.audio.sample_rate, quality="HQ").astype(np.float32)
+        audio = soxr.resample(audio, sample_rate, model.cfg.audio.sample_rate, quality="HQ").astype("float32")
         sample_rate = model.cfg.audio.sample_rate
     notes = transcribe(model, audio, sample_rate)
     return {role: [NoteEvent(n.start, n.end, n.pitch) for n in ns] for role, ns in notes.items()}

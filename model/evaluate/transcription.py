@@ -1,4 +1,4 @@
-"""The transcriber's numbers in the model card: `python -m model.evaluate.transcription --ckpt model/weights/transcriber`.
+"""The transcriber's numbers in the model card: `python -m model.evaluate.transcription --heldout … --valid …`.
 
 - note F1 (mir_eval.transcription: onset ±50 ms, with and without offsets) on held-out corpus clips against their
   exact MIDI: per role (melody, chords, bass) and for all pitched parts together (role-agnostic);
@@ -211,7 +211,10 @@ def adherence(corpus: Path, work: Path, clips: int, steps: int) -> dict[str, Any
         tag = "with_offsets" if offsets else "onset"
         matched = [note_f1(g, h, offsets=offsets).f1 for g, h in zip(given, heard, strict=True)]
         control = [note_f1(given[(i + 1) % len(given)], h, offsets=offsets).f1 for i, h in enumerate(heard)]
-        out[tag] = {"given_melody_f1": round(float(np.mean(matched)), 4), "control_f1": round(float(np.mean(control)), 4)}
+        out[tag] = {
+            "given_melody_f1": round(float(np.mean(matched)), 4),
+            "control_f1": round(float(np.mean(control)), 4),
+        }
         out[tag]["per_clip"] = [round(x, 3) for x in matched]
     # the ceiling: the transcriber on the ground-truth render of the same melodies (the corpus audio)
     return out
