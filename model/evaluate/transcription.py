@@ -154,7 +154,8 @@ def peer(python: Path, corpus: Path, work: Path) -> dict[str, Any]:
     script, out = work / "peer.py", work / "peer-notes.json"
     script.write_text(PEER_SCRIPT)
     start = time.perf_counter()
-    subprocess.run([str(python), str(script), str(out), *[str(p) for _, p, _ in clips]], check=True)
+    cmd = [str(python), str(script), str(out), *[str(p) for _, p, _ in clips]]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)  # basic-pitch prints a line per file
     elapsed = time.perf_counter() - start
     data = json.loads(out.read_text())
     rows = []
@@ -216,8 +217,18 @@ def adherence(corpus: Path, work: Path, clips: int, steps: int) -> dict[str, Any
             "control_f1": round(float(np.mean(control)), 4),
         }
         out[tag]["per_clip"] = [round(x, 3) for x in matched]
-    # the ceiling: the transcriber on the ground-truth render of the same melodies (the corpus audio)
     return out
+
+
+def ship(ckpt: Path, folder: Path, thresholds: dict[str, float]) -> str:
+    """The checkpoint with the decoding thresholds chosen on the validation clips, in the shipped weights folder."""
+    import dataclasses
+
+    from acegit.engine.transcriber import save_transcriber
+
+    model, _ = load_transcriber(ckpt)
+    model.cfg = dataclasses.replace(model.cfg, onset_threshold=thresholds["onset"], frame_threshold=thresholds["frame"])
+    return save_transcriber(model, folder)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -232,11 +243,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--skip-ours", action="store_true")
+    p.add_argument("--ship-to", type=Path, default=None, help="write the checkpoint with the chosen thresholds here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     result: dict[str, Any] = {"heldout": str(args.heldout)}
     if not args.skip_ours:
         result["transcriber"] = ours(args.ckpt, args.heldout, args.valid)
+        if args.ship_to is not None:
+            result["shipped"] = ship(args.ckpt, args.ship_to, result["transcriber"]["thresholds"])
     if args.peer_python is not None:
         result["peer"] = peer(args.peer_python, args.heldout, args.work)
     if args.adherence_clips:
