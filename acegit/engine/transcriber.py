@@ -44,8 +44,8 @@ class TranscriberConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16)  # temporal residual blocks (receptive field about ±0.4 s)
     window: int = 2048  # frames transcribed at once (23.8 s); longer audio is cut into windows
     context: int = 64  # frames of context on each side of a window (more than the receptive field)
-    onset_threshold: float = 0.5
-    frame_threshold: float = 0.4
+    onset_threshold: float = 0.7  # chosen on validation clips (model/evaluate/transcription.py, docs/model-card.md)
+    frame_threshold: float = 0.3
     min_frames: int = 2  # shortest note kept, in frames (23 ms)
 
     @property
