@@ -163,11 +163,12 @@ def activations(model: Transcriber, wave: np.ndarray) -> tuple[np.ndarray, np.nd
     mel = log_mel(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), cfg.audio)  # (n_mels, T)
     frames = mel.shape[-1]
     silence = float(mel.new_tensor(cfg.audio.log_floor).log().sub(cfg.audio.log_mean).div(cfg.audio.log_std))
-    padded = F.pad(mel, (cfg.context, cfg.context + cfg.window), value=silence)
+    padded = F.pad(mel, (cfg.context, cfg.context), value=silence)
     onsets, frame_probs = [], []
     for start, end in _windows(frames, cfg.window):
-        # every window has the same shape (window + 2 context), so a clip's result never depends on its length
-        chunk = padded[:, start : start + cfg.window + 2 * cfg.context]
+        # a window and its context on both sides (more than the receptive field): the same audio always meets the
+        # same shapes, so the same bits; a short clip is one window of its own length
+        chunk = padded[:, start : end + 2 * cfg.context]
         onset, frame = model(chunk.unsqueeze(0))
         core = slice(cfg.context, cfg.context + end - start)
         onsets.append(torch.sigmoid(onset[0, :, :, core]))
