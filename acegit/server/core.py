@@ -214,7 +214,7 @@ def inline_track(project: Project, engines: WarmEngines, body: dict[str, Any]) -
         raise NotFound(f"model {model!r} is not available on this server: {e.message}") from None
     _same_weights(ref, weights)
     for f in LATER_FIELDS:  # unset on the client: leave them unset here too
-        if fields.get(f) in (None, ""):
+        if fields.get(f) in (None, "", []):
             fields.pop(f, None)
     fields["model"] = model
     melody = body.get("melody")
