@@ -176,13 +176,31 @@ def merge_track(base: Path, ours: Path, theirs: Path, shown: str) -> MergeResult
     if not conflicts:
         return MergeResult(True)
     names = ", ".join(conflicts)
-    return MergeResult(
-        False,
-        [
-            f"{shown}: both sides changed {names}; kept every other change and marked "
-            f"{'this key' if len(conflicts) == 1 else 'these keys'} with <<<<<<< / >>>>>>>.",
-            f"Edit {shown} to keep one value, then `git add {shown}`; render the track and commit its lock file.",
-        ],
+    messages = [
+        f"{shown}: both sides changed {names}; kept every other change and marked "
+        f"{'this key' if len(conflicts) == 1 else 'these keys'} with <<<<<<< / >>>>>>>.",
+        f"Edit {shown} to keep one value, then `git add {shown}`; render the track and commit its lock file.",
+    ]
+    if "edits" in conflicts:
+        messages.insert(1, _edits_conflict(b_vals.get("edits", []), o_vals.get("edits", []), t_vals.get("edits", [])))
+    return MergeResult(False, messages)
+
+
+def _edits_conflict(base: Any, ours: Any, theirs: Any) -> str:
+    """Why two edit chains do not merge by themselves: each edit applies to the music the ones before it made."""
+
+    def added(chain: Any) -> int:
+        same = isinstance(chain, list) and isinstance(base, list) and chain[: len(base)] == base
+        return len(chain) - len(base) if same else -1
+
+    a, b = added(ours), added(theirs)
+    if a > 0 and b > 0:
+        what = f"ours added {a} edit(s) and theirs {b} to the same chain"
+    else:
+        what = "the two chains differ"
+    return (
+        f"edits: {what}. Each edit applies to the music the edits before it made, so keep one chain (or put one "
+        "side's edits after the other's, on purpose) and listen to the render."
     )
 
 

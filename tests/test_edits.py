@@ -169,4 +169,5 @@ def test_merge_takes_one_sides_new_edit_and_conflicts_on_two(tmp_path: Path) -> 
     ours = base.replace("]\n", '    { kind = "extend", to = 30.0, seed = 2 },\n]\n')
     clean, text, messages = _merge(tmp_path, base, ours, theirs)
     assert not clean and "both sides changed edits" in messages
+    assert "ours added 1 edit(s) and theirs 1 to the same chain" in messages
     assert "<<<<<<< ours" in text and 'kind = "extend"' in text and 'kind = "vary"' in text
