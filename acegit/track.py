@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from acegit.edits import Edit, final_duration, parse_edits
 from acegit.errors import AcegitError, InputError
 from acegit.keys import normalize_key
 from acegit.tomlfields import (
@@ -55,10 +56,11 @@ FIELD_ORDER = (
     "melody",
     "loop",
     "tags",
+    "edits",
 )
 # Added after the first lock files: unset, they are left out of render_fields, so fingerprints of tracks written
 # before these fields existed did not change. Only ace-step models sing lyrics (docs/backends.md).
-LATER_FIELDS = ("lyrics", "shift")
+LATER_FIELDS = ("lyrics", "shift", "edits")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
 AUDIO_TABLE = "audio"  # a track's [audio] table (midi = true), written after the fields; never a render field
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
@@ -90,6 +92,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "tags": (),
     "lyrics": None,
     "shift": None,
+    "edits": (),
 }
 
 
@@ -115,6 +118,7 @@ class Track:
     tags: tuple[str, ...] = ()
     lyrics: str | None = None  # ace-step only
     shift: float | None = None  # timestep schedule shift; None = the model's own default
+    edits: tuple[Edit, ...] = ()  # applied in order after the base generation (acegit/edits.py)
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     midi: bool | None = None  # [audio] midi: write build/<name>.mid too (None: acegit.toml decides); not a render field
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
@@ -123,6 +127,11 @@ class Track:
     def beats_per_bar(self) -> int:
         """The time signature's numerator: a beat is one BPM tick, as the engine counts beats."""
         return int(self.time_signature.split("/")[0])
+
+    @property
+    def length(self) -> float:
+        """Seconds of rendered audio: `duration`, lengthened by any extend edits."""
+        return final_duration(self.duration, self.edits)
 
     @property
     def bar_seconds(self) -> float:
@@ -151,8 +160,13 @@ class Track:
         )
 
     def render_fields(self) -> dict[str, Any]:
-        """The fields that decide the rendered audio, in canonical order."""
-        return {f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) is not None}
+        """The fields that decide the rendered audio, in canonical order, as JSON values (edits as their tables)."""
+        out = {
+            f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) not in (None, ())
+        }
+        if "edits" in out:
+            out["edits"] = [e.table() for e in self.edits]
+        return out
 
 
 def _key(path: str, name: str, v: Any) -> str:
@@ -258,6 +272,9 @@ def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -
         raise field_error(shown, "sampler", f"= {sampler}: {why} samples with Euler only", 'Use sampler = "euler".')
     if values["melody"] is not None:
         raise field_error(shown, "melody", f"is not supported by {why}", "Remove melody from this track.")
+    if values["edits"]:
+        hint = "Edits render on the built-in models only (docs/edits.md); remove the [[edits]] sections."
+        raise field_error(shown, "edits", f"are not supported by {why}", hint)
 
 
 def parse_track(
@@ -280,8 +297,10 @@ def parse_track(
     values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     values.update(project.defaults)
     for k, v in data.items():
-        if k != AUDIO_TABLE:
+        if k not in ("edits", AUDIO_TABLE):
             values[k] = validate_field(shown, k, v)
+    if "edits" in data:  # checked against the track as it stands at each edit: after the fields they edit
+        values["edits"] = parse_edits(shown, data["edits"], values["duration"], values["loop"])
     values["midi"] = _audio_midi(shown, data.get(AUDIO_TABLE))
     _check_backend_fields(shown, values, project.model_backends.get(values["model"], "builtin"))
     melody_path = None
@@ -312,12 +331,34 @@ def dumps_track(track: Track) -> str:
             v = int(v)  # "bpm = 120" reads better than "bpm = 120.0" and means the same
         elif f == "tags":
             v = list(v)
+        elif f == "edits":
+            continue  # written last, one inline table per line (below)
         if v is None:
             continue
         out[f] = v
-    if track.midi is not None:
-        out[AUDIO_TABLE] = {"midi": track.midi}
-    return tomli_w.dumps(out)
+    text = tomli_w.dumps(out)
+    if "edits" in track.explicit:
+        text += edits_toml(track.edits)
+    if track.midi is not None:  # a table: after every key, the edits included
+        text += "\n" + tomli_w.dumps({AUDIO_TABLE: {"midi": track.midi}})
+    return text
+
+
+def edits_toml(edits: Iterable[Edit]) -> str:
+    """The `edits = [...]` statement, one `{ ... }` line per edit ("" for none).
+
+    Always inline tables (tomli_w would switch to [[edits]] sections for long ones): appending an edit adds one line,
+    and the merge driver merges the chain as one key, conflicting when both sides change it differently.
+    """
+    rows = "".join(f"    {{ {', '.join(f'{k} = {_literal(v)}' for k, v in e.table().items())} }},\n" for e in edits)
+    return f"edits = [\n{rows}]\n" if rows else ""
+
+
+def _literal(value: Any) -> str:
+    """One TOML value as tomli_w writes it (strings escaped onto one line)."""
+    import tomli_w
+
+    return tomli_w.dumps({"v": value})[len("v = ") : -1]
 
 
 def track_files(tracks_dir: Path) -> list[Path]:

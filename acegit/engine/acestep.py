@@ -41,6 +41,8 @@ def _check(r: GenerationRequest) -> None:
         raise AcegitError("the ace-step backend has no negative prompt (it guides against a learned null condition)")
     if r.melody is not None:
         raise AcegitError("the ace-step backend takes no melody")
+    if r.edits:
+        raise AcegitError("the ace-step backend does not apply edits (repaint, extend, vary): docs/edits.md")
     if r.time_signature and r.time_signature not in BEATS_OF_METRE:
         raise AcegitError(f"time signature {r.time_signature!r} is not one of {', '.join(BEATS_OF_METRE)}")
 

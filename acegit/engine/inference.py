@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from acegit.engine import audio, sampling
+from acegit.edits import EXTEND, REPAINT, Edit
+from acegit.engine import audio, editing, sampling
 from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signature, single_conditions
 from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
@@ -140,31 +142,94 @@ class Engine:
         noise = torch.randn((1, c, f, self.frames(r)), generator=gen, dtype=torch.float32)
         return noise.to(self.device, DTYPE)
 
+    def _shift(self, r: GenerationRequest) -> float:
+        return self.cfg.sampling.shift if r.shift is None else r.shift
+
+    def _edit_start(self, edit: Edit) -> float:
+        """The noise level an edit re-noises to: 1 (pure noise) for new or fully repainted frames."""
+        if edit.kind == EXTEND:
+            return 1.0
+        if edit.kind == REPAINT:
+            return 1.0 if edit.strength is None else edit.strength
+        return edit.amount or 0.0
+
+    def _steps(self, r: GenerationRequest) -> int:
+        """Sampler steps of a request: its base generation, then each edit's tail of the same schedule."""
+        tails = [len(editing.schedule(r.steps, self._shift(r), s)) - 1 for s in map(self._edit_start, r.edits) if s > 0]
+        return r.steps + sum(tails)
+
+    def _denoise(
+        self,
+        r: GenerationRequest,
+        x: torch.Tensor,
+        sigmas: torch.Tensor,
+        callback: Callable[[dict[str, Any]], None],
+        wrap: Callable[[sampling.Model], sampling.Model] | None = None,
+    ) -> torch.Tensor:
+        """Run the request's sampler from `x` along `sigmas`, guided by its conditions (the normalised latent)."""
+        cond, uncond = self.conditions(r)
+        dit = functools.partial(self.model.dit, circular=True) if r.loop else self.model.dit
+        denoiser = sampling.guided(dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat)
+        if wrap is not None:
+            denoiser = wrap(denoiser)
+        extra = {"cond": cond, "uncond": uncond}
+        return sampling.get_sampler(r.sampler)(denoiser, x, sigmas, extra_args=extra, callback=callback)
+
+    def _edit(
+        self, x0: torch.Tensor, r: GenerationRequest, edit: Edit, duration: float, callback: Callable[..., None]
+    ) -> torch.Tensor:
+        """Apply one edit to the normalised latent x0 (1, C, F, T) of the track as it stands at `duration` seconds.
+
+        The edit samples with the track's settings, its own seed (the noise) and prompt (when it sets one), and the
+        track's conditions at its new length (an extend conditions on the longer duration; beat phase continues,
+        since the beat grid counts from the first frame)."""
+        prompt = r.prompt if edit.prompt is None else edit.prompt
+        er = dataclasses.replace(r, duration=edit.duration_after(duration), seed=edit.seed, prompt=prompt, edits=())
+        frames, start = self.frames(er), self._edit_start(edit)
+        if start == 0.0:
+            return x0
+        if edit.kind == EXTEND:
+            kept = x0.shape[-1]
+            x0 = torch.cat([x0, x0.new_zeros((*x0.shape[:-1], frames - kept))], dim=-1)
+            mask = (torch.arange(frames) >= kept).float()
+        elif edit.kind == REPAINT:
+            first, last = editing.range_frames(edit.start or 0.0, edit.end or 0.0, frames, self.latent_rate)
+            mask = editing.range_mask(frames, first, last)  # a loop's DiT sees around its seam
+        else:
+            mask = torch.ones(frames)
+        mask = mask.to(self.device, DTYPE)
+        noise = self.initial_noise(er)
+        sigmas = editing.schedule(r.steps, self._shift(r), start)
+        x = self._denoise(
+            er, editing.renoise(x0, noise, start), sigmas, callback, lambda d: editing.inpaint(d, x0, noise, mask)
+        )
+        return editing.compose(x, x0, mask)
+
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerationRequest], progress: StepProgress | None = None) -> list[np.ndarray]:
-        """Final latents, float32 (C, F, T) each, in request order.
+        """Final latents, float32 (C, F, T) each, in request order: the base generation, then each edit in order.
 
         Each request is sampled on its own (batch of one, fixed shapes), which is what makes a result independent of
         its neighbours in `requests`; the cond and guidance branches always run as the same fixed batch of two.
         """
         for r in requests:
             _check(r)
-        total, done = sum(r.steps for r in requests), 0
+        total, done = sum(self._steps(r) for r in requests), 0
+
+        def step(info: dict[str, Any]) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
         out = []
         for r in requests:
-            cond, uncond = self.conditions(r)
-            sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift if r.shift is None else r.shift)
-            dit = functools.partial(self.model.dit, circular=True) if r.loop else self.model.dit
-            denoiser = sampling.guided(dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat)
-
-            def step(info: dict[str, Any], base: int = done) -> None:
-                if progress is not None:
-                    progress(base + info["i"] + 1, total)
-
-            x = sampling.get_sampler(r.sampler)(
-                denoiser, self.initial_noise(r), sigmas, extra_args={"cond": cond, "uncond": uncond}, callback=step
-            )
-            done += r.steps
+            sigmas = sampling.flow_sigmas(r.steps, self._shift(r))
+            x = self._denoise(r, self.initial_noise(r), sigmas, step)
+            duration = r.duration
+            for edit in r.edits:
+                x = self._edit(x, r, edit, duration, step)
+                duration = edit.duration_after(duration)
             out.append(self.model.denormalize_latent(x)[0].float().cpu().numpy())
         return out
 

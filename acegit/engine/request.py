@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from acegit.edits import Edit
 from acegit.errors import AcegitError
 
 MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
@@ -34,6 +35,7 @@ class GenerationRequest:
     loop: bool = False  # seamless loop (accepted; the export stage handles loop points)
     lyrics: str = ""  # sung words: ace-step backend only; the built-in model refuses non-empty lyrics
     shift: float | None = None  # timestep-schedule shift; None means the model's own default
+    edits: tuple[Edit, ...] = ()  # applied in order to the generated latent (acegit/edits.py); built-in engine only
 
     def check(self) -> None:
         """The limits every engine shares; an engine adds what it alone cannot honour (track parsing checks first)."""

@@ -134,6 +134,7 @@ class RemoteEngine:
                 "loop": r.loop,
                 "lyrics": r.lyrics or None,
                 "shift": r.shift,
+                "edits": [e.table() for e in r.edits] or None,
             }
             body = {
                 "model": self.model["name"],
