@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from acegit.engine.request import VOCODERS
 from acegit.errors import AcegitError, InputError
 from acegit.keys import normalize_key
 from acegit.tomlfields import (
@@ -52,13 +53,14 @@ FIELD_ORDER = (
     "guidance",
     "shift",
     "sampler",
+    "vocoder",
     "melody",
     "loop",
     "tags",
 )
 # Added after the first lock files: unset, they are left out of render_fields, so fingerprints of tracks written
 # before these fields existed did not change. Only ace-step models sing lyrics (docs/backends.md).
-LATER_FIELDS = ("lyrics", "shift")
+LATER_FIELDS = ("lyrics", "shift", "vocoder")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
 DEFAULTABLE_FIELDS = (
@@ -71,6 +73,7 @@ DEFAULTABLE_FIELDS = (
     "steps",
     "guidance",
     "sampler",
+    "vocoder",
     "loop",
 )
 # Used when acegit.toml has no [defaults] entry for a field.
@@ -89,6 +92,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "tags": (),
     "lyrics": None,
     "shift": None,
+    "vocoder": None,
 }
 
 
@@ -114,6 +118,7 @@ class Track:
     tags: tuple[str, ...] = ()
     lyrics: str | None = None  # ace-step only
     shift: float | None = None  # timestep schedule shift; None = the model's own default
+    vocoder: str | None = None  # "griffin-lim" | "neural" (built-in models); None = the model's own default
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
 
@@ -192,6 +197,7 @@ VALIDATORS: dict[str, Validator] = {
     "tags": _tags,
     "lyrics": text(False, "[verse]\nhello"),
     "shift": number(0.1, 10.0, 3.0),
+    "vocoder": one_of(VOCODERS),
 }
 
 
@@ -246,6 +252,9 @@ def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -
         raise field_error(shown, "sampler", f"= {sampler}: {why} samples with Euler only", 'Use sampler = "euler".')
     if values["melody"] is not None:
         raise field_error(shown, "melody", f"is not supported by {why}", "Remove melody from this track.")
+    if values["vocoder"] is not None:
+        hint = "ACE-Step decodes with its own VAE; remove vocoder from this track (or from [defaults])."
+        raise field_error(shown, "vocoder", f"is not supported by {why}", hint)
 
 
 def parse_track(

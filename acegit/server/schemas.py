@@ -47,6 +47,7 @@ class InlineRequest(Strict):
     loop: bool = False
     lyrics: str | None = None
     shift: float | None = None
+    vocoder: str | None = None
 
 
 class InlineRender(Strict):
