@@ -91,6 +91,36 @@ def evaluate(clips: Path, weights: Path, limit: int | None = None) -> dict[str, 
     return summary
 
 
+@torch.no_grad()
+def write_examples(clip: Path, weights: Path, out: Path, seconds: float) -> list[str]:
+    """The first `seconds` of a held-out clip and both vocoders' audio from its mel (Ogg Vorbis), and one PNG of the
+    three log-mel spectrograms stacked (reference, Griffin-Lim, neural; low frequencies at the bottom of each)."""
+    import io
+
+    from acegit.fsutil import atomic_write_bytes
+    from model.evaluate.examples import png_bytes, spectrogram_rgb
+
+    model, _ = load_checkpoint(weights)
+    assert model.vocoder is not None
+    cfg = model.cfg.audio
+    wave_np, _ = sf.read(clip, dtype="float32", frames=int(seconds * cfg.sample_rate))
+    mel = audio.mel_spectrogram(torch.from_numpy(wave_np), cfg)
+    waves = {
+        "reference": wave_np,
+        "griffin-lim": GriffinLim(cfg)(mel, len(wave_np)).numpy(),
+        "neural": NeuralVocoder(model.vocoder)(mel, len(wave_np)).numpy(),
+    }
+    written, images = [], []
+    for name, w in waves.items():
+        buf = io.BytesIO()
+        sf.write(buf, w, cfg.sample_rate, format="OGG", subtype="VORBIS")
+        atomic_write_bytes(out / f"vocoder-{name}.ogg", buf.getvalue())
+        written.append(f"vocoder-{name}.ogg")
+        images += [spectrogram_rgb(w, cfg)[::2], np.full((3, mel.shape[-1], 3), 255, np.uint8)]  # 128 px each
+    atomic_write_bytes(out / "vocoder-compare.png", png_bytes(np.concatenate(images[:-1])))
+    return [*written, "vocoder-compare.png"]
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clips", type=Path, default=Path("data/vocoder/heldout"), help="a held-out corpus folder")
@@ -98,8 +128,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--examples", type=Path, default=None, help="write the example re-renders of the first clip here")
+    p.add_argument("--example-seconds", type=float, default=4.0)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.examples:
+        first = read_labels(a.clips)[0]["audio"]
+        print(write_examples(a.clips / first, a.weights, a.examples, a.example_seconds))
+        return
     result = evaluate(a.clips, a.weights, a.limit)
     text = json.dumps(result, indent=2)
     if a.out:
