@@ -194,10 +194,8 @@ def _edits_conflict(base: Any, ours: Any, theirs: Any) -> str:
         return len(chain) - len(base) if same else -1
 
     a, b = added(ours), added(theirs)
-    if a > 0 and b > 0:
-        what = f"ours added {a} edit(s) and theirs {b} to the same chain"
-    else:
-        what = "the two chains differ"
+    both = a > 0 and b > 0
+    what = f"ours added {a} edit(s) and theirs {b} to the same chain" if both else "the two chains differ"
     return (
         f"edits: {what}. Each edit applies to the music the edits before it made, so keep one chain (or put one "
         "side's edits after the other's, on purpose) and listen to the render."

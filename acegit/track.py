@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acegit.edits import Edit, final_duration, parse_edits
+from acegit.engine.request import VOCODERS
 from acegit.errors import AcegitError, InputError
 from acegit.keys import normalize_key
 from acegit.tomlfields import (
@@ -53,6 +54,7 @@ FIELD_ORDER = (
     "guidance",
     "shift",
     "sampler",
+    "vocoder",
     "melody",
     "loop",
     "tags",
@@ -60,7 +62,7 @@ FIELD_ORDER = (
 )
 # Added after the first lock files: unset, they are left out of render_fields, so fingerprints of tracks written
 # before these fields existed did not change. Only ace-step models sing lyrics (docs/backends.md).
-LATER_FIELDS = ("lyrics", "shift", "edits")
+LATER_FIELDS = ("lyrics", "shift", "edits", "vocoder")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
 AUDIO_TABLE = "audio"  # a track's [audio] table (midi = true), written after the fields; never a render field
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
@@ -74,6 +76,7 @@ DEFAULTABLE_FIELDS = (
     "steps",
     "guidance",
     "sampler",
+    "vocoder",
     "loop",
 )
 # Used when acegit.toml has no [defaults] entry for a field.
@@ -93,6 +96,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "lyrics": None,
     "shift": None,
     "edits": (),
+    "vocoder": None,
 }
 
 
@@ -119,6 +123,7 @@ class Track:
     lyrics: str | None = None  # ace-step only
     shift: float | None = None  # timestep schedule shift; None = the model's own default
     edits: tuple[Edit, ...] = ()  # applied in order after the base generation (acegit/edits.py)
+    vocoder: str | None = None  # "griffin-lim" | "neural" (built-in models); None = the model's own default
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     midi: bool | None = None  # [audio] midi: write build/<name>.mid too (None: acegit.toml decides); not a render field
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
@@ -208,6 +213,7 @@ VALIDATORS: dict[str, Validator] = {
     "tags": _tags,
     "lyrics": text(False, "[verse]\nhello"),
     "shift": number(0.1, 10.0, 3.0),
+    "vocoder": one_of(VOCODERS),
 }
 
 
@@ -275,6 +281,9 @@ def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -
     if values["edits"]:
         hint = "Edits render on the built-in models only (docs/edits.md); remove the [[edits]] sections."
         raise field_error(shown, "edits", f"are not supported by {why}", hint)
+    if values["vocoder"] is not None:
+        hint = "ACE-Step decodes with its own VAE; remove vocoder from this track (or from [defaults])."
+        raise field_error(shown, "vocoder", f"is not supported by {why}", hint)
 
 
 def parse_track(

@@ -18,9 +18,10 @@ from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signa
 from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
-from acegit.engine.request import GenerationRequest, loop_bars
+from acegit.engine.request import GRIFFIN_LIM, NEURAL, VOCODERS, GenerationRequest, loop_bars
 from acegit.engine.text import TextEncoder
 from acegit.engine.vocoder import GriffinLim, Vocoder
+from acegit.engine.vocos import NeuralVocoder
 from acegit.errors import AcegitError
 
 if TYPE_CHECKING:
@@ -37,6 +38,20 @@ def _check(r: GenerationRequest) -> None:
     sampling.get_sampler(r.sampler)
 
 
+def _vocoders(model: MusicModel) -> dict[str, Vocoder]:
+    """The vocoders a model's weights offer: Griffin-Lim always, the neural one when the weights hold it."""
+    found: dict[str, Vocoder] = {GRIFFIN_LIM: GriffinLim(model.cfg.audio)}
+    if model.vocoder is not None:
+        found[NEURAL] = NeuralVocoder(model.vocoder)
+    default = model.cfg.vocoder.default
+    if default not in found:
+        raise AcegitError(
+            f"model config names vocoder {default!r} as its default, but its weights offer {', '.join(found)}",
+            hint="the checkpoint's config.json and weights do not belong together; rebuild the checkpoint",
+        )
+    return found
+
+
 class Engine:
     """A loaded model on one device. generate() is deterministic per request: the result of a request never depends
     on the other requests in the call, the thread count, or the process."""
@@ -48,7 +63,9 @@ class Engine:
         self.cfg = model.cfg
         self.weights_hash = weights_hash
         self._text: TextEncoder | None = None  # loaded on first use: decoding (diff, show, export) never needs it
-        self.vocoder: Vocoder = vocoder or GriffinLim(self.cfg.audio)
+        self.vocoders = _vocoders(self.model)
+        if vocoder is not None:  # a caller's own vocoder replaces the model's default
+            self.vocoders[self.cfg.vocoder.default] = vocoder
         self._text_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
@@ -73,6 +90,24 @@ class Engine:
     @property
     def sample_rate(self) -> int:
         return self.cfg.audio.sample_rate
+
+    @property
+    def vocoder(self) -> Vocoder:
+        """The model's default vocoder (what a track that names none decodes with)."""
+        return self.vocoders[self.cfg.vocoder.default]
+
+    def vocoder_for(self, name: str | None) -> Vocoder:
+        """The vocoder a track names (None: the model's default); an error when these weights do not offer it."""
+        if name is None:
+            return self.vocoder
+        if name not in VOCODERS:
+            raise AcegitError(f"unknown vocoder {name!r}", hint=f"use one of: {', '.join(VOCODERS)}")
+        if name not in self.vocoders:
+            raise AcegitError(
+                f"vocoder = {name!r}: these weights of model {self.cfg.name!r} hold no neural vocoder",
+                hint=f'use vocoder = "{GRIFFIN_LIM}", or weights that include one (docs/model-card.md, "Vocoder")',
+            )
+        return self.vocoders[name]
 
     @property
     def latent_rate(self) -> float:
@@ -214,6 +249,7 @@ class Engine:
         """
         for r in requests:
             _check(r)
+            self.vocoder_for(r.vocoder)  # refuse a vocoder these weights lack before sampling anything
         total, done = sum(self._steps(r) for r in requests), 0
 
         def step(info: dict[str, Any]) -> None:
@@ -239,34 +275,41 @@ class Engine:
         z = torch.from_numpy(np.ascontiguousarray(latent, dtype=np.float32))[None].to(self.device, DTYPE)
         return audio.denormalize_log_mel(self.model.dcae.decode(z)[0], self.cfg.audio)
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+    def decode(
+        self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False, vocoder: str | None = None
+    ) -> np.ndarray:
         """Latent (C, F, T) -> mono float32 waveform at sample_rate; num_samples defaults to (T - 1) latent hops.
 
-        loop=True decodes a loop latent as one period of a periodic signal (see decode_loop)."""
+        loop=True decodes a loop latent as one period of a periodic signal (see decode_loop); vocoder names the
+        track's vocoder (None: the model's default)."""
         expected = (self.cfg.dcae.latent_channels, self.cfg.audio.n_mels // self.cfg.dcae.downsample)
         if latent.ndim != 3 or tuple(latent.shape[:2]) != expected:
             raise AcegitError(f"latent has shape {tuple(latent.shape)}, expected {expected + ('T',)}")
+        voc = self.vocoder_for(vocoder)
         if loop:
-            return self.decode_loop(latent, num_samples)
+            return self.decode_loop(latent, num_samples, voc)
         hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
         n = num_samples if num_samples is not None else (latent.shape[-1] - 1) * hop
         with torch.inference_mode():
-            wave = self.vocoder(self.decode_mel(latent), n)
+            wave = voc(self.decode_mel(latent), n)
         return wave.float().cpu().numpy()
 
-    def decode_loop(self, latent: np.ndarray, num_samples: int | None = None) -> np.ndarray:
-        """One period of a loop: decode with wrap-around context, fold Griffin-Lim's phase seam, resample circularly.
+    def decode_loop(self, latent: np.ndarray, num_samples: int | None = None, voc: Vocoder | None = None) -> np.ndarray:
+        """One period of a loop: decode with wrap-around context, fold the phase seam, resample circularly.
 
         The latent is padded with LOOP_PAD frames from its other end on each side, so the decoder and the vocoder see
-        the seam as an interior point; the period is cut from the middle, and the few milliseconds after its end
-        (the natural continuation across the seam) are cross-faded over its start, where Griffin-Lim's phase
-        differs. num_samples (default: T latent hops) is reached by FFT resampling, exact for a periodic signal.
+        the seam as an interior point (both are convolutional and reach less far); the period is cut from the middle,
+        and the few milliseconds after its end (the natural continuation across the seam) are cross-faded over its
+        start, where Griffin-Lim's phase differs (the neural vocoder's output already continues there, so the fold
+        changes it only by rounding). num_samples (default: T latent hops) is reached by FFT resampling, exact for a
+        periodic signal.
         """
+        voc = voc or self.vocoder
         T = latent.shape[-1]
         hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
         padded = np.concatenate([latent[..., T - LOOP_PAD :], latent, latent[..., :LOOP_PAD]], axis=-1)
         with torch.inference_mode():
-            wave = self.vocoder(self.decode_mel(padded), (T + 2 * LOOP_PAD) * hop).double().cpu().numpy()
+            wave = voc(self.decode_mel(padded), (T + 2 * LOOP_PAD) * hop).double().cpu().numpy()
         period = T * hop
         fold = min(round(LOOP_FOLD_SECONDS * self.sample_rate), period // 4)
         y = wave[LOOP_PAD * hop : LOOP_PAD * hop + period + fold].copy()

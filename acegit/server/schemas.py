@@ -63,6 +63,7 @@ class InlineRequest(Strict):
     lyrics: str | None = None
     shift: float | None = None
     edits: list[dict[str, Any]] | None = Field(default=None, description="[[edits]] tables, checked as a track's are.")
+    vocoder: str | None = None
 
 
 class InlineRender(Strict):

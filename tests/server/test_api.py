@@ -297,7 +297,8 @@ def test_edits_are_appended_and_dropped_as_the_cli_does(server: Server, client: 
         assert body["number"] == 1 and body["edit"] == {"kind": "repaint", "start": 0.5, "end": 1.5, "seed": 4}
         assert body["track"]["resolved"]["edits"][0]["description"] == "repaint 0.5–1.5 s (seed 4)"
         assert 'edits = [\n    { kind = "repaint", start = 0.5, end = 1.5, seed = 4 },\n]\n' in path.read_text()
-        assert client.get("/v1/status").json()["tracks"][0]["state"] == "stale"
+        states = {t["name"]: t["state"] for t in client.get("/v1/status").json()["tracks"]}
+        assert states["song"] == "stale"
 
         for bad, field in (
             ({"kind": "repaint", "start": 0.5, "end": 9.0, "seed": 1}, "edits[2].end"),

@@ -21,6 +21,7 @@ const FIELDS = [
   ['guidance', 'Guidance', 'number'],
   ['shift', 'Shift', 'number'],
   ['sampler', 'Sampler', 'choice', ['euler', 'heun']],
+  ['vocoder', 'Vocoder (built-in models)', 'choice', ['griffin-lim', 'neural']],
   ['melody', 'Melody file (.mid)', 'text'],
   ['loop', 'Loop', 'choice', ['true', 'false']],
   ['tags', 'Tags (comma-separated)', 'tags'],
