@@ -280,9 +280,10 @@ def test_invalid_bpm_shows_the_servers_message_beside_the_field(server: Server, 
 
 def test_edits_panel_adds_and_drops_edits_and_save_keeps_the_chain(server: Server, browser: Browser) -> None:
     """Repaint a second of a track from the edits panel, see the server's message for a range past the track's end,
-    save another field without losing the chain, then drop the edit."""
+    save another field without losing the chain (or the file's [audio] table), then drop the edit."""
     p = browser.page
     path = server.root / "tracks" / "first.toml"
+    path.write_text(path.read_text() + "\n[audio]\nmidi = true\n")  # a table the form has no field for
     p.click("li[data-track=first] button")
     wait_until(browser, "() => document.querySelector('#edits-list li.muted') !== null")
     p.select_option("#edit-kind", "repaint")
@@ -306,6 +307,7 @@ def test_edits_panel_adds_and_drops_edits_and_save_keeps_the_chain(server: Serve
     wait_until(browser, "() => document.querySelector('#toml').textContent.includes('bpm = 95')")
     saved = tomllib.loads(path.read_text())
     assert saved["bpm"] == 95 and len(saved["edits"]) == 1  # Save keeps the chain it did not show as fields
+    assert saved["audio"] == {"midi": True}  # and the [audio] table
 
     p.click("#edits-list .drop-edit")
     wait_until(browser, "() => document.querySelector('#edits-list li.muted') !== null")

@@ -38,7 +38,8 @@ export function createEditor(el, app) {
   let current = null; // the name being edited
   let isNew = false;
   let dirty = false;
-  let edits = []; // the file's [[edits]] tables: kept as they are by Save, changed only through the edits panel
+  // What the file holds besides the form's fields (the edit chain, an [audio] table, …): Save keeps it as it is.
+  let kept = {};
 
   const rows = FIELDS.map(([field, label, kind, choices]) => {
     const id = `f-${field}`;
@@ -106,8 +107,7 @@ export function createEditor(el, app) {
       else if (kind === 'tags') out[field] = raw.split(',').map((t) => t.trim()).filter(Boolean);
       else out[field] = raw;
     }
-    if (edits.length) out.edits = edits;
-    return out;
+    return { ...kept, ...out };
   }
 
   function showState() {
@@ -135,7 +135,7 @@ export function createEditor(el, app) {
         inputs[field].placeholder = '';
       }
       setValue('seed', newSeed());
-      edits = [];
+      kept = {};
       editsBox.hidden = true;
       toml.textContent = '';
       showState();
@@ -152,7 +152,7 @@ export function createEditor(el, app) {
         inputs[field].placeholder = r === null || r === undefined || r === '' ? '' : Array.isArray(r) ? r.join(', ') : String(r);
       }
       toml.textContent = track.toml;
-      edits = track.fields.edits || [];
+      kept = Object.fromEntries(Object.entries(track.fields).filter(([k]) => !FIELDS.some(([f]) => f === k)));
       editsBox.hidden = false;
       editsPanel.show(name, track.resolved.edits);
     } catch (err) {
