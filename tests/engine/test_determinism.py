@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from childproc import outputs_at_one_and_two_threads
 
 from acegit.engine.request import GenerationRequest
 
@@ -92,26 +90,10 @@ print(hashlib.sha256(latent.tobytes()).hexdigest(), hashlib.sha256(engine.decode
 def test_two_separate_processes(tiny_engine, tiny_random_checkpoint: Path) -> None:
     """Generate and decode in two fresh processes at 1 and 2 threads, neither given the pinned environment: each pins
     its own CPU numerics (acegit/engine/numerics.py), so latents and audio agree with this process bit for bit."""
-    from acegit.engine import numerics
-
-    fields = repr(dataclasses.asdict(BASE))
-    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(tiny_random_checkpoint), str(threads), fields],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**env, "OMP_NUM_THREADS": str(threads)},
-        )
-        for threads in (1, 2)
-    ]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err
+    outs = outputs_at_one_and_two_threads(_CHILD, str(tiny_random_checkpoint), repr(dataclasses.asdict(BASE)))
     latent = tiny_engine.generate([BASE])[0]
     here = f"{digest(latent)} {hashlib.sha256(tiny_engine.decode(latent).tobytes()).hexdigest()}"
-    assert {out.strip() for out, _ in outs} == {here}
+    assert outs == {here}
 
 
 def test_decode_is_deterministic_and_has_the_asked_length(tiny_engine) -> None:

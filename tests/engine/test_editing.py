@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from childproc import outputs_at_one_and_two_threads
 
 from acegit.edits import Edit
 from acegit.engine import editing
@@ -130,27 +128,11 @@ for latent in engine.generate([GenerationRequest(**fields)]):
 
 def test_two_separate_processes_at_one_and_two_threads(tiny_engine, tiny_random_checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
     """The whole chain (repaint, extend, vary) in two fresh processes at 1 and 2 threads equals this process."""
-    from acegit.engine import numerics
-
     r = edited(REPAINT, EXTEND, VARY)
-    fields = repr(dataclasses.asdict(r))
-    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(tiny_random_checkpoint), str(threads), fields],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**env, "OMP_NUM_THREADS": str(threads)},
-        )
-        for threads in (1, 2)
-    ]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err
+    outs = outputs_at_one_and_two_threads(_CHILD, str(tiny_random_checkpoint), repr(dataclasses.asdict(r)))
     latent = tiny_engine.generate([r])[0]
     here = f"{digest(latent)} {hashlib.sha256(tiny_engine.decode(latent).tobytes()).hexdigest()}"
-    assert {out.strip() for out, _ in outs} == {here}
+    assert outs == {here}
 
 
 def test_a_repainted_loop_stays_a_loop(tiny_engine) -> None:  # type: ignore[no-untyped-def]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from childproc import outputs_at_one_and_two_threads
 
 from acegit.engine import audio
 from acegit.engine.config import VocoderConfig, tiny
@@ -199,26 +197,11 @@ print(hashlib.sha256(engine.decode(latent).tobytes()).hexdigest(),
 
 
 def test_two_processes_at_one_and_two_threads_decode_the_same_bits(neural_engine, neural_checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
-    from acegit.engine import numerics
-
-    env = {k: v for k, v in os.environ.items() if k not in numerics.PINNED_ENV}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(neural_checkpoint), str(threads), repr(dataclasses.asdict(REQ)), HERE],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**env, "OMP_NUM_THREADS": str(threads)},
-        )
-        for threads in (1, 2)
-    ]
-    outs = [p.communicate(timeout=300) for p in procs]
-    for p, (_, err) in zip(procs, outs, strict=True):
-        assert p.returncode == 0, err
+    outs = outputs_at_one_and_two_threads(_CHILD, str(neural_checkpoint), repr(dataclasses.asdict(REQ)), HERE)
     latent = neural_engine.generate([REQ])[0]
     full = _sha(_full_size()(_mel(11.7), 258000))
     here = f"{_sha(neural_engine.decode(latent))} {_sha(neural_engine.decode(latent, loop=True))} {full}"
-    assert {out.strip() for out, _ in outs} == {here}
+    assert outs == {here}
 
 
 # --- loops and the fallback -----------------------------------------------------------------------------------
