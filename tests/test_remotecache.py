@@ -126,9 +126,8 @@ def origin(tmp_path_factory: pytest.TempPathFactory, s3: dict[str, Any]) -> Path
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert [t["result"] for t in doc["tracks"]] == ["rendered", "rendered"]
-    assert doc["cache_remote"]["uploaded"] == 2 and doc["cache_remote"]["unavailable"] is None, json.dumps(
-        doc["cache_remote"]
-    )
+    remote = doc["cache_remote"]
+    assert remote["uploaded"] == 2 and remote["unavailable"] is None, json.dumps(remote)
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "render")
     return root
