@@ -3,6 +3,7 @@ to a local render, `--shard` still choosing, and a worker killed mid-track repla
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -80,8 +81,6 @@ def test_render_ray_writes_the_lock_files_a_local_render_writes(
         timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    import json
-
     doc = json.loads(done.stdout)
     assert [t["result"] for t in doc["tracks"]] == ["rendered"] * 3
     assert doc["ray"]["workers"] == 2 and doc["ray"]["retried"] == []
