@@ -13,6 +13,7 @@ from typing import Any
 from acegit.errors import InputError
 
 MAX_DURATION = 600.0  # seconds: the longest track
+MAX_EDITS = 16  # [[edits]] of one track: each one samples again when the track renders
 # Latents: (C, F, T) for the built-in models, (C, T) for ACE-Step 1.5 (64 channels, 25 frames per second).
 MAX_LATENT_RATE = 25.0  # latent frames per second, the highest of any backend (built-in: 10.77)
 MAX_LATENT_FRAMES = int(MAX_DURATION * MAX_LATENT_RATE) + 16  # + a loop's or a decoder's few frames of slack

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from acegit import __version__, limits
+from acegit.engine.request import VOCODERS
 from acegit.errors import AcegitError, InputError
 from acegit.fingerprint import RENDER_FORMAT_VERSION, environment_fingerprint, input_fingerprint, source_fingerprint
 from acegit.fsutil import atomic_write_text
@@ -90,19 +91,22 @@ class AudioStats:
     sample_rate: int
     peak: float  # max |sample|
     rms: float
+    vocoder: str | None = None  # the track's vocoder, when it names one (None: the model's default); decode uses it
 
     @classmethod
-    def of(cls, wave: np.ndarray, sample_rate: int) -> AudioStats:
+    def of(cls, wave: np.ndarray, sample_rate: int, vocoder: str | None = None) -> AudioStats:
         import numpy as np
 
         w = np.asarray(wave, dtype=np.float64).reshape(-1)
         peak = float(np.max(np.abs(w))) if w.size else 0.0
         rms = float(np.sqrt(np.mean(w * w))) if w.size else 0.0
-        return cls(w.size / sample_rate, sample_rate, peak, rms).rounded()
+        return cls(w.size / sample_rate, sample_rate, peak, rms, vocoder).rounded()
 
     def rounded(self) -> AudioStats:
         r = STAT_DIGITS
-        return AudioStats(round(self.duration, r), int(self.sample_rate), round(self.peak, r), round(self.rms, r))
+        return AudioStats(
+            round(self.duration, r), int(self.sample_rate), round(self.peak, r), round(self.rms, r), self.vocoder
+        )
 
 
 @dataclass(frozen=True)
@@ -252,7 +256,13 @@ def lock_to_dict(lock: Lock) -> dict[str, Any]:
             "acegit": e.acegit,
             **({"libraries": e.libraries} if e.libraries else {}),
         },
-        "audio": {"duration": a.duration, "sample_rate": a.sample_rate, "peak": a.peak, "rms": a.rms},
+        "audio": {
+            "duration": a.duration,
+            "sample_rate": a.sample_rate,
+            "peak": a.peak,
+            "rms": a.rms,
+            **({"vocoder": a.vocoder} if a.vocoder is not None else {}),
+        },
         "latent": {
             "shape": list(lock.latent.shape),
             "dtype": lock.latent.dtype,
@@ -388,11 +398,15 @@ def _lock(doc: dict[str, Any], err: _LockErrors) -> Lock:
         e.get("libraries", str) if "libraries" in e.table else "",
     )
     a = _Fields(err, doc.get("audio"), "audio.")
+    vocoder = a.get("vocoder", str) if "vocoder" in a.table else None
+    if vocoder is not None and vocoder not in VOCODERS:
+        raise err.damaged(f"audio.vocoder = {vocoder!r} is not one of {', '.join(VOCODERS)}")
     audio = AudioStats(
         float(a.get("duration", (int, float))),
         a.get("sample_rate", int),
         float(a.get("peak", (int, float))),
         float(a.get("rms", (int, float))),
+        vocoder,
     )
     la = _Fields(err, doc.get("latent"), "latent.")
     shape = la.get("shape", list)

@@ -46,7 +46,11 @@ def _name_of(path: str) -> str:
 def _what_changed(d: TrackDiff) -> list[str]:
     if d.status in (ADDED, REMOVED):
         return ["new track" if d.status == ADDED else "track removed"]
-    words = [p.field for p in d.params if p.field != "tags"]
+    words = [p.field for p in d.params if p.field not in ("tags", "edits")]
+    for p in d.params:
+        if p.field == "edits":  # named: "edit +repaint 10–15 s (seed 7)", "edit -vary 0.3 (seed 5)"
+            named = [f"edit {op}{text}" for op, text in p.words if op != " "]
+            words.extend(named or ["edits"])
     if any(p.field == "tags" for p in d.params):
         words.append("tags")
     if d.source_only:

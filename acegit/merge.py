@@ -53,7 +53,7 @@ def merge_files(base: Path, ours: Path, theirs: Path, path: str) -> MergeResult:
 
 
 @dataclass(frozen=True)
-class _Statement:
+class Statement:
     """One `key = value` of a flat TOML file, with the comment and blank lines above it."""
 
     key: str
@@ -61,10 +61,10 @@ class _Statement:
     body: str
 
 
-def _split(text: str) -> tuple[list[_Statement], str]:
+def split_statements(text: str) -> tuple[list[Statement], str]:
     """Top-level statements and the trailing trivia; ValueError for anything but a flat table of keys."""
     lines = text.splitlines(keepends=True)
-    stmts: list[_Statement] = []
+    stmts: list[Statement] = []
     trivia: list[str] = []
     i = 0
     while i < len(lines):
@@ -88,17 +88,17 @@ def _split(text: str) -> tuple[list[_Statement], str]:
             raise ValueError(f"line {i + 1} is not a plain `key = value`")
         if not body.endswith("\n"):
             body += "\n"
-        stmts.append(_Statement(next(iter(doc)), "".join(trivia), body))
+        stmts.append(Statement(next(iter(doc)), "".join(trivia), body))
         trivia = []
         i = j
     return stmts, "".join(trivia)
 
 
-def _parse(path: Path) -> tuple[str, dict[str, Any], dict[str, _Statement], list[_Statement], str]:
+def _parse(path: Path) -> tuple[str, dict[str, Any], dict[str, Statement], list[Statement], str]:
     if path.stat().st_size > MAX_TRACK_BYTES:
         raise ValueError(f"larger than {MAX_TRACK_BYTES // 1024} KiB")
     text = path.read_bytes().decode("utf-8")
-    stmts, tail = _split(text)
+    stmts, tail = split_statements(text)
     values = loads_toml(text.encode("utf-8"))
     return text, values, {s.key: s for s in stmts}, stmts, tail
 
@@ -112,8 +112,8 @@ def _decide(base: Any, ours: Any, theirs: Any) -> str:
     return "conflict"
 
 
-def _conflict_block(ours: _Statement | None, base: _Statement | None, theirs: _Statement | None) -> str:
-    def body(s: _Statement | None) -> str:
+def _conflict_block(ours: Statement | None, base: Statement | None, theirs: Statement | None) -> str:
+    def body(s: Statement | None) -> str:
         return s.body if s is not None else ""
 
     return (
@@ -176,13 +176,29 @@ def merge_track(base: Path, ours: Path, theirs: Path, shown: str) -> MergeResult
     if not conflicts:
         return MergeResult(True)
     names = ", ".join(conflicts)
-    return MergeResult(
-        False,
-        [
-            f"{shown}: both sides changed {names}; kept every other change and marked "
-            f"{'this key' if len(conflicts) == 1 else 'these keys'} with <<<<<<< / >>>>>>>.",
-            f"Edit {shown} to keep one value, then `git add {shown}`; render the track and commit its lock file.",
-        ],
+    messages = [
+        f"{shown}: both sides changed {names}; kept every other change and marked "
+        f"{'this key' if len(conflicts) == 1 else 'these keys'} with <<<<<<< / >>>>>>>.",
+        f"Edit {shown} to keep one value, then `git add {shown}`; render the track and commit its lock file.",
+    ]
+    if "edits" in conflicts:
+        messages.insert(1, _edits_conflict(b_vals.get("edits", []), o_vals.get("edits", []), t_vals.get("edits", [])))
+    return MergeResult(False, messages)
+
+
+def _edits_conflict(base: Any, ours: Any, theirs: Any) -> str:
+    """Why two edit chains do not merge by themselves: each edit applies to the music the ones before it made."""
+
+    def added(chain: Any) -> int:
+        same = isinstance(chain, list) and isinstance(base, list) and chain[: len(base)] == base
+        return len(chain) - len(base) if same else -1
+
+    a, b = added(ours), added(theirs)
+    both = a > 0 and b > 0
+    what = f"ours added {a} edit(s) and theirs {b} to the same chain" if both else "the two chains differ"
+    return (
+        f"edits: {what}. Each edit applies to the music the edits before it made, so keep one chain (or put one "
+        "side's edits after the other's, on purpose) and listen to the render."
     )
 
 

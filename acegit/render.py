@@ -207,6 +207,8 @@ def request_for(track: Track) -> GenerationRequest:
         loop=track.loop,
         lyrics=track.lyrics or "",
         shift=track.shift,
+        edits=track.edits,
+        vocoder=track.vocoder,
     )
 
 
@@ -224,7 +226,7 @@ def sample_track(models: Models, track: Track, progress: RenderProgress | None =
     progress = progress or SilentProgress()
     progress.batch([track.name], track.steps)
     latent = engine.generate([request_for(track)], progress=progress.step)[0]
-    return latent, decode(engine, latent, track.duration, track.loop)
+    return latent, decode(engine, latent, track.length, track.loop, track.vocoder)
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
@@ -395,8 +397,8 @@ def render_tracks(
             ) -> None:
                 start = time.perf_counter()
                 # Loops decode as one period of a periodic signal (built-in engine; docs/export.md).
-                wave = decode(engine, latent, track.duration, track.loop)
-                lock = build_lock(track, ref, latent, env, AudioStats.of(wave, engine.sample_rate))
+                wave = decode(engine, latent, track.length, track.loop, track.vocoder)
+                lock = build_lock(track, ref, latent, env, AudioStats.of(wave, engine.sample_rate, track.vocoder))
                 snapshot = dumps_lock(lock).encode("utf-8")
                 if use_cache:
                     key = cache_key(lock.input.fingerprint, env.fingerprint)

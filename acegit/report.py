@@ -126,7 +126,7 @@ def _params_html(t: TrackDiff) -> str:
             for op, text in p.words:
                 tag = {" ": "span", "-": "del", "+": "ins"}[op]
                 parts.append(f"<{tag}>{_esc(text)}</{tag}>")
-            new = " ".join(parts)
+            new = ("<br>" if p.field == "edits" else " ").join(parts)
             rows.append(f"<tr><th>{_esc(p.field)}</th><td colspan=2>{new}</td></tr>")
         else:
             rows.append(

@@ -101,12 +101,14 @@ class Models:
         return self._rates[key]
 
 
-def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool) -> np.ndarray:
-    """A latent's waveform as `acegit render` publishes it: `duration` seconds; a loop as one period of a loop.
+def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool, vocoder: str | None = None) -> np.ndarray:
+    """A latent's waveform as `acegit render` publishes it: `duration` seconds; a loop as one period of a loop;
+    with the track's vocoder (None: the model's default, which the weights hash pins).
 
     Decoded from the latent as its lock stores it (float16), so the audio of a render and the audio later decoded
     from its snapshot (show, diff, export on a fresh clone) are the same samples (render format 3)."""
-    return engine.decode(as_stored(latent), num_samples=round(duration * engine.sample_rate), loop=loop)
+    n = round(duration * engine.sample_rate)
+    return engine.decode(as_stored(latent), num_samples=n, loop=loop, vocoder=vocoder)
 
 
 @dataclass(frozen=True)
@@ -156,18 +158,18 @@ class Snapshots:
         self.project = project
         self.models = models or Models(project, device)
         self.cache = RenderCache(project.cache_dir)
-        self._audio: dict[tuple[str, str, bool], Audio] = {}
+        self._audio: dict[tuple[str, str, bool, str | None], Audio] = {}
 
     def audio(self, lock: Lock, shown: str, loop: bool = False) -> Audio:
         """The audio of a snapshot (`shown` names it in errors; `loop`: the track is a loop)."""
-        key = (lock.latent.sha256, lock.input.weights, loop)
+        key = (lock.latent.sha256, lock.input.weights, loop, lock.audio.vocoder)
         if key not in self._audio:
             cached = cached_render_of(self.cache, lock)
             if cached is not None:
                 audio = Audio(cached.wave, cached.sample_rate, CACHE)
             else:
                 engine = self.models.engine_of(lock, shown)
-                wave = decode(engine, decode_latent(lock), lock.audio.duration, loop)
+                wave = decode(engine, decode_latent(lock), lock.audio.duration, loop, lock.audio.vocoder)
                 audio = Audio(wave, engine.sample_rate, SNAPSHOT)
             while len(self._audio) >= KEEP_WAVES:  # bounded for a diff of a thousand tracks
                 del self._audio[next(iter(self._audio))]

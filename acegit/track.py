@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from acegit.edits import Edit, final_duration, parse_edits
+from acegit.engine.request import VOCODERS
 from acegit.errors import AcegitError, InputError
 from acegit.keys import normalize_key
 from acegit.tomlfields import (
@@ -52,13 +54,15 @@ FIELD_ORDER = (
     "guidance",
     "shift",
     "sampler",
+    "vocoder",
     "melody",
     "loop",
     "tags",
+    "edits",
 )
 # Added after the first lock files: unset, they are left out of render_fields, so fingerprints of tracks written
 # before these fields existed did not change. Only ace-step models sing lyrics (docs/backends.md).
-LATER_FIELDS = ("lyrics", "shift")
+LATER_FIELDS = ("lyrics", "shift", "edits", "vocoder")
 RENDER_FIELDS = tuple(f for f in FIELD_ORDER if f != "tags")
 # Fields acegit.toml's [defaults] may set; prompt, seed, melody and tags belong to one track only.
 DEFAULTABLE_FIELDS = (
@@ -71,6 +75,7 @@ DEFAULTABLE_FIELDS = (
     "steps",
     "guidance",
     "sampler",
+    "vocoder",
     "loop",
 )
 # Used when acegit.toml has no [defaults] entry for a field.
@@ -89,6 +94,8 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "tags": (),
     "lyrics": None,
     "shift": None,
+    "edits": (),
+    "vocoder": None,
 }
 
 
@@ -114,6 +121,8 @@ class Track:
     tags: tuple[str, ...] = ()
     lyrics: str | None = None  # ace-step only
     shift: float | None = None  # timestep schedule shift; None = the model's own default
+    edits: tuple[Edit, ...] = ()  # applied in order after the base generation (acegit/edits.py)
+    vocoder: str | None = None  # "griffin-lim" | "neural" (built-in models); None = the model's own default
     melody_path: Path | None = field(default=None, compare=False)  # absolute, resolved
     explicit: frozenset[str] = field(default=frozenset({"prompt", "seed"}), compare=False, repr=False)
 
@@ -121,6 +130,11 @@ class Track:
     def beats_per_bar(self) -> int:
         """The time signature's numerator: a beat is one BPM tick, as the engine counts beats."""
         return int(self.time_signature.split("/")[0])
+
+    @property
+    def length(self) -> float:
+        """Seconds of rendered audio: `duration`, lengthened by any extend edits."""
+        return final_duration(self.duration, self.edits)
 
     @property
     def bar_seconds(self) -> float:
@@ -149,8 +163,13 @@ class Track:
         )
 
     def render_fields(self) -> dict[str, Any]:
-        """The fields that decide the rendered audio, in canonical order."""
-        return {f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) is not None}
+        """The fields that decide the rendered audio, in canonical order, as JSON values (edits as their tables)."""
+        out = {
+            f: getattr(self, f) for f in RENDER_FIELDS if f not in LATER_FIELDS or getattr(self, f) not in (None, ())
+        }
+        if "edits" in out:
+            out["edits"] = [e.table() for e in self.edits]
+        return out
 
 
 def _key(path: str, name: str, v: Any) -> str:
@@ -192,6 +211,7 @@ VALIDATORS: dict[str, Validator] = {
     "tags": _tags,
     "lyrics": text(False, "[verse]\nhello"),
     "shift": number(0.1, 10.0, 3.0),
+    "vocoder": one_of(VOCODERS),
 }
 
 
@@ -246,6 +266,12 @@ def _check_backend_fields(shown: str, values: Mapping[str, Any], backend: str) -
         raise field_error(shown, "sampler", f"= {sampler}: {why} samples with Euler only", 'Use sampler = "euler".')
     if values["melody"] is not None:
         raise field_error(shown, "melody", f"is not supported by {why}", "Remove melody from this track.")
+    if values["edits"]:
+        hint = "Edits render on the built-in models only (docs/edits.md); remove the [[edits]] sections."
+        raise field_error(shown, "edits", f"are not supported by {why}", hint)
+    if values["vocoder"] is not None:
+        hint = "ACE-Step decodes with its own VAE; remove vocoder from this track (or from [defaults])."
+        raise field_error(shown, "vocoder", f"is not supported by {why}", hint)
 
 
 def parse_track(
@@ -268,7 +294,10 @@ def parse_track(
     values: dict[str, Any] = dict(BUILTIN_DEFAULTS)
     values.update(project.defaults)
     for k, v in data.items():
-        values[k] = validate_field(shown, k, v)
+        if k != "edits":
+            values[k] = validate_field(shown, k, v)
+    if "edits" in data:  # checked against the track as it stands at each edit: after the fields they edit
+        values["edits"] = parse_edits(shown, data["edits"], values["duration"], values["loop"])
     _check_backend_fields(shown, values, project.model_backends.get(values["model"], "builtin"))
     melody_path = None
     if values["melody"] is not None and resolve_melody:
@@ -298,10 +327,30 @@ def dumps_track(track: Track) -> str:
             v = int(v)  # "bpm = 120" reads better than "bpm = 120.0" and means the same
         elif f == "tags":
             v = list(v)
+        elif f == "edits":
+            continue  # written last, one inline table per line (below)
         if v is None:
             continue
         out[f] = v
-    return tomli_w.dumps(out)
+    text = tomli_w.dumps(out)
+    return text + edits_toml(track.edits) if "edits" in track.explicit else text
+
+
+def edits_toml(edits: Iterable[Edit]) -> str:
+    """The `edits = [...]` statement, one `{ ... }` line per edit ("" for none).
+
+    Always inline tables (tomli_w would switch to [[edits]] sections for long ones): appending an edit adds one line,
+    and the merge driver merges the chain as one key, conflicting when both sides change it differently.
+    """
+    rows = "".join(f"    {{ {', '.join(f'{k} = {_literal(v)}' for k, v in e.table().items())} }},\n" for e in edits)
+    return f"edits = [\n{rows}]\n" if rows else ""
+
+
+def _literal(value: Any) -> str:
+    """One TOML value as tomli_w writes it (strings escaped onto one line)."""
+    import tomli_w
+
+    return tomli_w.dumps({"v": value})[len("v = ") : -1]
 
 
 def track_files(tracks_dir: Path) -> list[Path]:

@@ -3,6 +3,7 @@
 import acegit.cli.add  # noqa: F401  (issue 2)
 import acegit.cli.cache  # noqa: F401  (issue 20)
 import acegit.cli.diff  # noqa: F401  (issue 6)
+import acegit.cli.edit  # noqa: F401  (issue 17)
 import acegit.cli.export  # noqa: F401  (issue 8)
 import acegit.cli.hook  # noqa: F401  (issue 7)
 import acegit.cli.install  # noqa: F401  (issue 7)

@@ -59,6 +59,10 @@ def _value(v: Any) -> str:
 def _param_line(p: ParamChange) -> str:
     from rich.markup import escape
 
+    if p.field == "edits" and p.words:  # one edit per line: the chain reads top to bottom
+        marks = {" ": "  ", "-": "[red]- ", "+": "[green]+ "}
+        rows = [f"{marks[op]}{escape(text)}{'' if op == ' ' else '[/]'}" for op, text in p.words]
+        return f"  {'edits':<16}" + f"\n  {'':<16}".join(rows)
     if p.words:
         parts = []
         for op, text in p.words:

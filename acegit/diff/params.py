@@ -35,13 +35,32 @@ def word_diff(old: str, new: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def list_diff(old: list[str], new: list[str]) -> tuple[tuple[str, str], ...]:
+    """Item-level diff of two lists (an edit chain): kept (' '), removed ('-') and added ('+') items."""
+    import difflib
+
+    out: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            out.extend((" ", x) for x in old[i1:i2])
+            continue
+        out.extend(("-", x) for x in old[i1:i2])
+        out.extend(("+", x) for x in new[j1:j2])
+    return tuple(out)
+
+
 def param_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[ParamChange]:
-    """Fields that differ, in the canonical field order (all fields of an added or removed track)."""
+    """Fields that differ, in the canonical field order (all fields of an added or removed track); edits are named
+    in words ("repaint 10–15 s (seed 7)"), added and dropped ones marked."""
     changes = []
     for f in FIELD_ORDER:
         a = None if old is None else old.get(f)
         b = None if new is None else new.get(f)
         if a == b:
+            continue
+        if f == "edits":
+            a_words, b_words = [e.describe() for e in a or ()], [e.describe() for e in b or ()]
+            changes.append(ParamChange(f, a_words, b_words, list_diff(a_words, b_words) if old and new else ()))
             continue
         words = word_diff(a or "", b or "") if f in ("prompt", "negative_prompt") and old and new else ()
         changes.append(ParamChange(f, a, b, words))

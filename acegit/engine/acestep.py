@@ -41,6 +41,10 @@ def _check(r: GenerationRequest) -> None:
         raise AcegitError("the ace-step backend has no negative prompt (it guides against a learned null condition)")
     if r.melody is not None:
         raise AcegitError("the ace-step backend takes no melody")
+    if r.edits:
+        raise AcegitError("the ace-step backend does not apply edits (repaint, extend, vary): docs/edits.md")
+    if r.vocoder is not None:
+        raise AcegitError("the ace-step backend decodes with its own VAE; a vocoder is for the built-in model")
     if r.time_signature and r.time_signature not in BEATS_OF_METRE:
         raise AcegitError(f"time signature {r.time_signature!r} is not one of {', '.join(BEATS_OF_METRE)}")
 
@@ -167,11 +171,15 @@ class AceStepEngine:
             done += r.steps
         return out
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+    def decode(
+        self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False, vocoder: str | None = None
+    ) -> np.ndarray:
         """Latent (C, T) -> mono float32 waveform at sample_rate, peak-normalised per track as the pipeline does.
 
         `loop` is accepted for the built-in engine's interface: the VAE decodes a loop like any track, and the
-        export stage makes its seam (docs/backends.md)."""
+        export stage makes its seam (docs/backends.md). A vocoder is the built-in model's: refused here."""
+        if vocoder is not None:
+            raise AcegitError(f"vocoder = {vocoder!r}: the ace-step backend decodes with its own VAE")
         if latent.ndim != 2 or latent.shape[0] != self.channels:
             raise AcegitError(f"latent has shape {tuple(latent.shape)}, expected ({self.channels}, T)")
         z = torch.from_numpy(np.ascontiguousarray(latent, dtype=np.float32))[None].to(self.device, DTYPE)

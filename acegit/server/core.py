@@ -125,6 +125,8 @@ def track_json(project: Project, name: str) -> dict[str, Any]:
     shown = project.display(path)
     resolved = {f: getattr(track, f) for f in FIELD_ORDER}
     resolved["tags"] = list(track.tags)
+    resolved["edits"] = [{**e.table(), "description": e.describe()} for e in track.edits]
+    resolved["length"] = track.length
     lock = lock_path(path)
     return {
         "name": name,
@@ -134,6 +136,30 @@ def track_json(project: Project, name: str) -> dict[str, Any]:
         "lock": project.display(lock) if lock.is_file() else None,
         "toml": path.read_text(encoding="utf-8"),
     }
+
+
+def add_edit(project: Project, name: str, kind: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Append an edit to the track's chain (validated as the track file will be read); the track and the edit."""
+    from acegit.edits import KEYS, KINDS
+    from acegit.trackedits import add_edit as append
+
+    track_file(project, name)
+    if kind not in KINDS:
+        raise InputError("request", f"kind {kind!r} is not one of {', '.join(KINDS)}", field="kind")
+    extra = sorted(k for k, v in options.items() if v is not None and k not in KEYS[kind])
+    if extra:
+        raise InputError("request", f"a {kind} edit takes no {', '.join(extra)}", field=extra[0])
+    change = append(project, name, kind, options)
+    return {"track": track_json(project, name), "number": change.number, "edit": change.edit.table()}
+
+
+def drop_edit(project: Project, name: str, number: int) -> dict[str, Any]:
+    """Remove edit `number` (1-based) from the track's chain; the track and the edit removed."""
+    from acegit.trackedits import drop_edit as drop
+
+    track_file(project, name)
+    change = drop(project, name, number)
+    return {"track": track_json(project, name), "number": number, "edit": change.edit.table()}
 
 
 def write_track(project: Project, name: str, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -214,7 +240,7 @@ def inline_track(project: Project, engines: WarmEngines, body: dict[str, Any]) -
         raise NotFound(f"model {model!r} is not available on this server: {e.message}") from None
     _same_weights(ref, weights)
     for f in LATER_FIELDS:  # unset on the client: leave them unset here too
-        if fields.get(f) in (None, ""):
+        if fields.get(f) in (None, "", []):
             fields.pop(f, None)
     fields["model"] = model
     melody = body.get("melody")

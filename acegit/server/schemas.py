@@ -23,6 +23,21 @@ class TrackWrite(Strict):
     fields: dict[str, Any] = Field(examples=[{"prompt": "calm solo piano in A minor", "seed": 1234, "duration": 20}])
 
 
+class EditAdd(Strict):
+    """One edit appended to a track's chain, as `acegit edit repaint|extend|vary` would (docs/edits.md); the fields
+    a kind does not take are refused, a missing seed is drawn and written down."""
+
+    kind: str = Field(examples=["repaint"])
+    start: float | None = Field(default=None, examples=[10.0])
+    end: float | None = Field(default=None, examples=[15.0])
+    to: float | None = None
+    seconds: float | None = None
+    amount: float | None = None
+    strength: float | None = None
+    seed: int | None = None
+    prompt: str | None = None
+
+
 class RenderJob(Strict):
     """Render tracks of the server's project, as `acegit render [TRACKS] [--force] [--no-cache]` would."""
 
@@ -47,6 +62,8 @@ class InlineRequest(Strict):
     loop: bool = False
     lyrics: str | None = None
     shift: float | None = None
+    edits: list[dict[str, Any]] | None = Field(default=None, description="[[edits]] tables, checked as a track's are.")
+    vocoder: str | None = None
 
 
 class InlineRender(Strict):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from acegit.server import core
 from acegit.server.deps import State, run_blocking, state
 from acegit.server.jobs import job_created
-from acegit.server.schemas import Keep, Sketch, TrackWrite
+from acegit.server.schemas import EditAdd, Keep, Sketch, TrackWrite
 
 router = APIRouter(tags=["tracks"])
 
@@ -32,6 +32,19 @@ async def write_track(name: str, body: TrackWrite, response: Response, s: State 
     track, created = await run_blocking(core.write_track, s.project, name, body.fields)
     response.status_code = 201 if created else 200
     return track
+
+
+@router.post("/tracks/{name}/edits", status_code=201)
+async def add_edit(name: str, body: EditAdd, s: State = Depends(state)) -> dict[str, Any]:
+    """Append an edit (repaint, extend, vary) to the track's chain, as `acegit edit` does; render to hear it."""
+    options = body.model_dump(exclude={"kind"})
+    return await run_blocking(core.add_edit, s.project, name, body.kind, options)
+
+
+@router.delete("/tracks/{name}/edits/{number}")
+async def drop_edit(name: str, number: int, s: State = Depends(state)) -> dict[str, Any]:
+    """Remove edit `number` (1-based, as listed) from the track's chain, as `acegit edit drop` does."""
+    return await run_blocking(core.drop_edit, s.project, name, number)
 
 
 @router.post("/tracks/{name}/sketch", status_code=202)

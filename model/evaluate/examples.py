@@ -49,6 +49,11 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 def spectrogram_png(audio: np.ndarray, cfg: object) -> bytes:
     """Normalised log-mel (low frequencies at the bottom) through the colour ramp."""
+    return png_bytes(spectrogram_rgb(audio, cfg))
+
+
+def spectrogram_rgb(audio: np.ndarray, cfg: object) -> np.ndarray:
+    """The (256, frames, 3) uint8 image spectrogram_png encodes."""
     from acegit.engine.audio import log_mel
 
     mel = log_mel(torch.from_numpy(audio)[None], cfg)[0].numpy()  # (n_mels, frames)
@@ -58,7 +63,7 @@ def spectrogram_png(audio: np.ndarray, cfg: object) -> bytes:
     frac = (pos - i)[..., None]
     rgb = _RAMP[i] * (1 - frac) + _RAMP[i + 1] * frac  # (n_mels, frames, 3)
     rgb = np.repeat(rgb, 2, axis=0)  # 256 px tall
-    return png_bytes(rgb.round().astype(np.uint8))
+    return rgb.round().astype(np.uint8)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,3 +24,28 @@ def test_training_recipes_smoke(tmp_path: Path) -> None:
     assert digest == result["hash"]
     assert model.cfg.dcae.latent_std > 0
     assert (tmp_path / "dit" / "log.jsonl").read_text().count("\n") == 3
+
+
+def test_vocoder_recipe_smoke(tmp_path: Path) -> None:
+    """Two steps, then a resumed third, on the smoke corpus: the checkpoint is a whole model with a neural vocoder."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth3 not installed")
+    from model.corpus.synth import SynthUnavailable, find_soundfont
+
+    try:
+        find_soundfont("TimGM6mb.sf2")
+    except SynthUnavailable as e:
+        pytest.skip(str(e))
+    import torch
+
+    from acegit.engine.checkpoint import load_checkpoint
+    from model import train_vocoder
+
+    result = train_vocoder.main(["--smoke", "--run", str(tmp_path / "voc"), "--threads", "1"])
+    assert result["first"]["step"] == 2 and result["step"] == 3
+    model, digest = load_checkpoint(tmp_path / "voc" / "ckpt")
+    assert digest == result["hash"] != result["first"]["hash"]  # the vocoder's weights changed, and so did the hash
+    assert model.vocoder is not None and model.cfg.vocoder.neural and model.cfg.vocoder.default == "griffin-lim"
+    shipped, _ = load_checkpoint(Path(__file__).parents[2] / "model" / "weights" / "tiny")
+    for k, v in shipped.state_dict().items():  # the DCAE and DiT stayed frozen
+        assert torch.equal(model.state_dict()[k], v), k
+    assert (tmp_path / "voc" / "log.jsonl").read_text().count("\n") == 3

@@ -285,3 +285,36 @@ def test_an_inline_melody_past_the_midi_limits_is_refused(client: httpx.Client) 
     assert resp.status_code == 422, resp.text
     error = resp.json()["error"]
     assert error["field"] == "melody" and "more than 20,000 notes" in error["message"]
+
+
+def test_edits_are_appended_and_dropped_as_the_cli_does(server: Server, client: httpx.Client) -> None:
+    path = server.root / "tracks" / "song.toml"
+    before = path.read_text()
+    try:
+        r = client.post("/v1/tracks/song/edits", json={"kind": "repaint", "start": 0.5, "end": 1.5, "seed": 4})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert body["number"] == 1 and body["edit"] == {"kind": "repaint", "start": 0.5, "end": 1.5, "seed": 4}
+        assert body["track"]["resolved"]["edits"][0]["description"] == "repaint 0.5–1.5 s (seed 4)"
+        assert 'edits = [\n    { kind = "repaint", start = 0.5, end = 1.5, seed = 4 },\n]\n' in path.read_text()
+        states = {t["name"]: t["state"] for t in client.get("/v1/status").json()["tracks"]}
+        assert states["song"] == "stale"
+
+        for bad, field in (
+            ({"kind": "repaint", "start": 0.5, "end": 9.0, "seed": 1}, "edits[2].end"),
+            ({"kind": "paint", "seed": 1}, "kind"),
+            ({"kind": "vary", "amount": 0.3, "start": 1.0}, "start"),
+            ({"kind": "vary", "amount": "lots"}, None),
+        ):
+            r = client.post("/v1/tracks/song/edits", json=bad)
+            assert 400 <= r.status_code < 500, r.text
+            assert r.json()["error"]["message"]
+            if field:
+                assert r.json()["error"]["field"] == field, r.json()
+        assert client.post("/v1/tracks/nothere/edits", json={"kind": "vary", "amount": 0.2}).status_code == 404
+        assert client.delete("/v1/tracks/song/edits/3").status_code == 422
+        r = client.delete("/v1/tracks/song/edits/1")
+        assert r.status_code == 200 and r.json()["edit"]["kind"] == "repaint"
+        assert path.read_text() == before
+    finally:
+        path.write_text(before)

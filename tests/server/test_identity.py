@@ -122,3 +122,29 @@ def test_daemon_use_renders_through_the_running_server(tmp_path: Path, serve: Ca
     _clear(root)
     assert acegit(root, "render", "--no-cache").returncode == 0
     assert _outputs(root) == by_daemon
+
+
+EDITED = FAST_TRACK + (
+    'edits = [\n    { kind = "repaint", start = 0.5, end = 1.5, seed = 5 },\n'
+    '    { kind = "extend", seconds = 1.0, seed = 6 },\n]\n'
+)
+
+
+def test_an_edited_track_renders_the_same_bits_locally_in_a_server_job_and_remotely(
+    tmp_path: Path, serve: Callable[..., Server]
+) -> None:
+    server_root = make_project(tmp_path / "server", {"song": EDITED})
+    client_root = make_project(tmp_path / "client", {"song": EDITED})
+    out = acegit(client_root, "render", "--no-cache", "--no-server")
+    assert out.returncode == 0, out.stderr
+    by_cli = _outputs(client_root)
+    s = serve(server_root)
+    with s.client() as c:
+        run_job(c, "/v1/jobs", {"tracks": ["song"], "cache": False})
+    assert _outputs(server_root) == by_cli
+    _clear(client_root)
+    out = acegit(client_root, "render", "--remote", s.url, "--no-cache", ACEGIT_TOKEN=TOKEN)
+    assert out.returncode == 0, out.stderr
+    assert _outputs(client_root) == by_cli
+    check = acegit(client_root, "render", "--check", "--json", "--no-server")
+    assert check.returncode == 0 and json.loads(check.stdout)["tracks"][0]["verdict"] == "exact"

@@ -278,6 +278,40 @@ def test_invalid_bpm_shows_the_servers_message_beside_the_field(server: Server, 
     assert p.inner_text(".field-error[data-field=bpm]") == ""
 
 
+def test_edits_panel_adds_and_drops_edits_and_save_keeps_the_chain(server: Server, browser: Browser) -> None:
+    """Repaint a second of a track from the edits panel, see the server's message for a range past the track's end,
+    save another field without losing the chain, then drop the edit."""
+    p = browser.page
+    path = server.root / "tracks" / "first.toml"
+    p.click("li[data-track=first] button")
+    wait_until(browser, "() => document.querySelector('#edits-list li.muted') !== null")
+    p.select_option("#edit-kind", "repaint")
+    p.fill("#edit-start", "1")
+    p.fill("#edit-end", "2")
+    p.fill("#edit-seed", "5")
+    p.click("#add-edit")
+    wait_until(browser, "() => document.querySelector('#edits-list li[data-kind=repaint]') !== null")
+    assert "repaint 1–2 s (seed 5)" in p.inner_text("#edits-list")
+    assert tomllib.loads(path.read_text())["edits"] == [{"kind": "repaint", "start": 1.0, "end": 2.0, "seed": 5}]
+    assert "stale" in p.inner_text("#track-state")
+
+    p.fill("#edit-start", "1")
+    p.fill("#edit-end", "9")
+    p.click("#add-edit")
+    wait_until(browser, "() => document.querySelector('#edit-error').textContent.includes('edits[2].end = 9')")
+    assert len(tomllib.loads(path.read_text())["edits"]) == 1
+
+    p.fill("#f-bpm", "95")
+    p.click("#save")
+    wait_until(browser, "() => document.querySelector('#toml').textContent.includes('bpm = 95')")
+    saved = tomllib.loads(path.read_text())
+    assert saved["bpm"] == 95 and len(saved["edits"]) == 1  # Save keeps the chain it did not show as fields
+
+    p.click("#edits-list .drop-edit")
+    wait_until(browser, "() => document.querySelector('#edits-list li.muted') !== null")
+    assert "edits" not in tomllib.loads(path.read_text())
+
+
 def test_no_request_left_this_server_and_no_page_errors(server: Server, browser: Browser) -> None:
     assert browser.requests and not browser.foreign, browser.foreign
     assert all(u.startswith(server.url + "/") for u in browser.requests)

@@ -3,6 +3,7 @@
 
 import { ApiError, get, put, runJob, trackPath } from './api.js';
 import { clear, h } from './dom.js';
+import { createEdits } from './edits.js';
 
 const MAX_SEED = 2 ** 32 - 1;
 // [field, label, kind, choices]; kinds: text, area, number, choice, tags. The order is the file's canonical order.
@@ -20,6 +21,7 @@ const FIELDS = [
   ['guidance', 'Guidance', 'number'],
   ['shift', 'Shift', 'number'],
   ['sampler', 'Sampler', 'choice', ['euler', 'heun']],
+  ['vocoder', 'Vocoder (built-in models)', 'choice', ['griffin-lim', 'neural']],
   ['melody', 'Melody file (.mid)', 'text'],
   ['loop', 'Loop', 'choice', ['true', 'false']],
   ['tags', 'Tags (comma-separated)', 'tags'],
@@ -36,6 +38,7 @@ export function createEditor(el, app) {
   let current = null; // the name being edited
   let isNew = false;
   let dirty = false;
+  let edits = []; // the file's [[edits]] tables: kept as they are by Save, changed only through the edits panel
 
   const rows = FIELDS.map(([field, label, kind, choices]) => {
     const id = `f-${field}`;
@@ -73,7 +76,8 @@ export function createEditor(el, app) {
     h('div', { class: 'progress' }, progress, progressText),
     general,
   );
-  clear(el, title, state, form, h('details', {}, h('summary', {}, 'TOML'), toml));
+  const editsBox = h('section', { id: 'edits', 'aria-label': 'Edits' });
+  clear(el, title, state, form, editsBox, h('details', {}, h('summary', {}, 'TOML'), toml));
 
   function setValue(field, value) {
     inputs[field].value = value === null || value === undefined ? '' : Array.isArray(value) ? value.join(', ') : String(value);
@@ -102,6 +106,7 @@ export function createEditor(el, app) {
       else if (kind === 'tags') out[field] = raw.split(',').map((t) => t.trim()).filter(Boolean);
       else out[field] = raw;
     }
+    if (edits.length) out.edits = edits;
     return out;
   }
 
@@ -130,6 +135,8 @@ export function createEditor(el, app) {
         inputs[field].placeholder = '';
       }
       setValue('seed', newSeed());
+      edits = [];
+      editsBox.hidden = true;
       toml.textContent = '';
       showState();
       inputs.prompt.focus();
@@ -145,6 +152,9 @@ export function createEditor(el, app) {
         inputs[field].placeholder = r === null || r === undefined || r === '' ? '' : Array.isArray(r) ? r.join(', ') : String(r);
       }
       toml.textContent = track.toml;
+      edits = track.fields.edits || [];
+      editsBox.hidden = false;
+      editsPanel.show(name, track.resolved.edits);
     } catch (err) {
       showError(err); // an invalid track file cannot be read as fields: its message says why
     }
@@ -201,6 +211,13 @@ export function createEditor(el, app) {
     } finally {
       renderButton.disabled = false;
     }
+  }
+
+  const editsPanel = createEdits(editsBox, { saveIfDirty, reload: () => reload() });
+
+  async function reload() {
+    await app.refresh();
+    await load(current, false);
   }
 
   app.on('select', (name, fresh) => load(name, fresh));

@@ -1,0 +1,105 @@
+"""The neural vocoder: a Vocos-style ConvNeXt over mel frames predicting STFT magnitude and phase, one inverse STFT.
+
+Vocos (Siuzdenko 2023) keeps the network at the frame rate and lets an inverse STFT make the samples, which is cheap on
+a CPU. The inference path is built from ops whose bits cannot depend on the thread count: matrix products go through
+the pinned MKL (numerics.py), the depthwise conv is shifted multiplies and adds (one IEEE op per kernel, as in
+Griffin-Lim), and the activation is made of those and tanh/exp/cos/sin (MKL VML: the same bits on contiguous and
+strided input). ATen's own SiLU, GELU and sigmoid are not: its scalar code, which runs the tail of a thread's share,
+rounds differently from its vector code (measured on strided vs contiguous input: 4% of SiLU results differ), so a
+share ending off the vector width could change the audio.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from acegit.engine import audio
+from acegit.engine.config import AudioConfig, VocoderConfig
+from acegit.engine.vocoder import FrameSTFT
+
+MAX_LOG_MAGNITUDE = 4.6  # ln(100): Vocos clips the predicted magnitude there too; the corpus peaks near ln(40)
+
+
+def silu(x: torch.Tensor) -> torch.Tensor:
+    """x * sigmoid(x) as x * (0.5 + 0.5 tanh(x / 2)): one IEEE op per kernel and MKL's tanh, thread-count exact."""
+    return x * (torch.tanh(x * 0.5) * 0.5 + 0.5)
+
+
+class DepthwiseConv(nn.Module):
+    """A 'same' depthwise conv over time on (B, T, C), zero padded, as kernel shifted multiplies and adds."""
+
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        assert kernel % 2 == 1
+        self.weight = nn.Parameter(torch.randn(kernel, channels) / kernel**0.5)  # (kernel, C)
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, frames = self.weight.shape[0], x.shape[1]
+        padded = nn.functional.pad(x, (0, 0, k // 2, k // 2))  # (B, T + k - 1, C)
+        out = padded[:, :frames] * self.weight[0]
+        for i in range(1, k):
+            out = out + padded[:, i : i + frames] * self.weight[i]  # separate mul and add: no fused rounding
+        return out + self.bias
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv, LayerNorm, pointwise MLP, layer scale, residual (ConvNeXt; Vocos's backbone block)."""
+
+    def __init__(self, dim: int, mlp_ratio: int, kernel: int, scale: float) -> None:
+        super().__init__()
+        self.dwconv = DepthwiseConv(dim, kernel)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fc1 = nn.Linear(dim, mlp_ratio * dim)
+        self.fc2 = nn.Linear(mlp_ratio * dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc2(silu(self.fc1(self.norm(self.dwconv(x)))))  # (B, T, dim)
+        return x + h * self.gamma
+
+
+class Vocos(nn.Module):
+    """Normalised log-mel (B, n_mels, T) -> complex STFT (B, T, n_fft // 2 + 1) on the engine's STFT grid."""
+
+    def __init__(self, cfg: VocoderConfig, audio_cfg: AudioConfig) -> None:
+        super().__init__()
+        self.cfg, self.audio_cfg = cfg, audio_cfg
+        self.bins = audio_cfg.n_fft // 2 + 1
+        self.embed = nn.Linear(audio_cfg.n_mels, cfg.dim)
+        self.embed_conv = DepthwiseConv(cfg.dim, cfg.kernel)
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(cfg.dim, cfg.mlp_ratio, cfg.kernel, 1.0 / cfg.depth) for _ in range(cfg.depth)
+        )
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.head = nn.Linear(cfg.dim, 2 * self.bins)  # log-magnitude and phase per bin
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        x = self.embed_conv(self.embed(log_mel.transpose(1, 2)))  # (B, T, dim)
+        for block in self.blocks:
+            x = block(x)
+        out = self.head(self.norm(x))  # (B, T, 2 * bins)
+        log_mag, phase = out[..., : self.bins], out[..., self.bins :]
+        mag = torch.exp(log_mag.clamp(max=MAX_LOG_MAGNITUDE))
+        return torch.complex(mag * torch.cos(phase), mag * torch.sin(phase))  # (B, T, bins)
+
+    def waveform(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """(B, n_mels, T) -> (B, (T - 1) * hop) through torch.istft: batched and differentiable, for training."""
+        spec = self.forward(log_mel).transpose(1, 2)  # (B, bins, T)
+        return audio.istft(spec, self.audio_cfg, (log_mel.shape[-1] - 1) * self.audio_cfg.hop_length)
+
+
+class NeuralVocoder:
+    """The Vocoder protocol over a trained Vocos: magnitude mel (n_mels, frames) -> waveform (num_samples,)."""
+
+    def __init__(self, net: Vocos) -> None:
+        self.net = net.eval()
+        self.cfg = net.audio_cfg
+        self.sample_rate = self.cfg.sample_rate
+
+    @torch.no_grad()
+    def __call__(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
+        spec = self.net(audio.normalize_log_mel(mel, self.cfg)[None])[0]  # (frames, bins)
+        stft = FrameSTFT(self.cfg, spec.shape[0], spec.real.dtype, spec.device)
+        return stft.inverse(spec, num_samples)  # one frame-major overlap-add, trimmed or zero-extended
