@@ -66,9 +66,10 @@ class EngineWorker:
         return {"environment": dataclasses.asdict(self.models.environment(model)), "sample_rate": engine.sample_rate}
 
     def render(
-        self, model: str, request: GenerationRequest, melody: bytes | None
+        self, model: str, request: GenerationRequest, melody: bytes | None, length: float
     ) -> tuple[np.ndarray, np.ndarray, str]:
-        """(final latent, its audio decoded as render publishes it, this worker's environment fingerprint)."""
+        """(final latent, its audio decoded as render publishes it — `length` seconds, with the request's vocoder —,
+        this worker's environment fingerprint)."""
         from acegit.snapshots import decode
 
         if melody is not None:  # the driver's path means nothing here: the bytes travel, kept under their hash
@@ -79,7 +80,7 @@ class EngineWorker:
             request = dataclasses.replace(request, melody=path)
         engine = self.models.engine(model)
         latent = engine.generate([request])[0]
-        wave = decode(engine, latent, request.duration, request.loop)
+        wave = decode(engine, latent, length, request.loop, request.vocoder)
         return latent, wave, self.models.environment(model).fingerprint
 
 
@@ -108,7 +109,9 @@ class RayEngine:
     ) -> list[np.ndarray]:
         raise AcegitError("internal: a Ray pool samples through generate_each")
 
-    def decode(self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False) -> np.ndarray:
+    def decode(
+        self, latent: np.ndarray, num_samples: int | None = None, loop: bool = False, vocoder: str | None = None
+    ) -> np.ndarray:
         wave = self.waves.pop(latent_sha256(latent), None)
         if wave is None or (num_samples is not None and len(wave) != num_samples):
             raise AcegitError("internal: a Ray worker's audio is missing or has the wrong length")
@@ -132,7 +135,7 @@ class RayEngine:
             while queue and self.pool.idle:
                 i, worker = queue.popleft(), self.pool.idle.popleft()
                 melody = self.pool.melody(requests[i])
-                ref = worker.handle.render.remote(self.model, requests[i], melody)
+                ref = worker.handle.render.remote(self.model, requests[i], melody, tracks[i].length)
                 inflight[ref] = (i, worker, time.perf_counter())
                 self.pool.running[tracks[i].name] = worker.pid
                 progress.batch([tracks[i].name], tracks[i].steps)
@@ -146,7 +149,7 @@ class RayEngine:
             self.pool.running.pop(track.name, None)
             try:
                 latent, wave, worker_env = ray.get(ref)
-                problem = _result_problem(latent, wave, worker_env, env, round(track.duration * self.sample_rate))
+                problem = _result_problem(latent, wave, worker_env, env, round(track.length * self.sample_rate))
             except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as e:  # it died: replace it
                 problem = f"worker {worker.index} (pid {worker.pid}) died: {_first_line(e)}"
                 self.pool.replace(worker)
