@@ -25,6 +25,8 @@ TRACKS = {
     name: f'prompt = "{prompt}"\nseed = {seed}\nduration = 2.0\nbpm = 90\nkey = "A minor"\nsteps = 2\n'
     for name, prompt, seed in (("a", "calm piano", 1), ("b", "dark drone", 2), ("d", "bright marimba", 3))
 }
+# One track with an extend edit (it renders longer than its duration) and a vocoder: workers decode as render does.
+TRACKS["d"] += 'vocoder = "griffin-lim"\nedits = [{ kind = "extend", seconds = 1.0, seed = 5 }]\n'
 
 
 @pytest.fixture(scope="module")
