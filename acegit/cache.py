@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,23 @@ class RenderCache:
         entry = self.get(key)
         assert entry is not None
         return entry
+
+    def entries(self) -> Iterator[CacheEntry]:
+        """Every complete entry, in key order (half-written ones live in `.tmp-*` folders and are never listed)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.glob("??/*")):
+            if len(folder.name) == 64 and folder.name[:2] == folder.parent.name and (entry := self.get(folder.name)):
+                yield entry
+
+    def remove(self, key: str) -> None:
+        """Delete an entry (a reader that already opened its files keeps them; a new one sees a miss)."""
+        final = self._dir(key)
+        if final.is_dir():
+            # Renamed away first, so no reader sees it half-deleted.
+            doomed = final.with_name(f".tmp-{key[:12]}-gc-{os.getpid()}-{time.monotonic_ns()}")
+            os.rename(final, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
 
     def clean_stale_tmp(self, older_than: float = _STALE_TMP_SECONDS) -> int:
         """Remove half-written entries left by killed renders; returns how many."""

@@ -34,6 +34,11 @@ MAX_MIDI_RESOLUTION = 9600  # ticks per beat (DAWs write 96 to 960), or per seco
 MAX_MIDI_TICKS = 8_000_000  # the last event's tick: pretty_midi allocates a table of that many times
 MAX_MIDI_SECONDS = 1.5 * MAX_DURATION  # how long a melody may last (at its slowest tempo): longer is never heard
 
+# The shared render cache (acegit/remotecache.py): an entry downloaded from a remote is refused past these sizes.
+MAX_SAMPLE_RATE = 48_000  # Hz, the highest of any backend (built-in 44.1 kHz, ACE-Step 48 kHz)
+MAX_CACHE_AUDIO_BYTES = int(MAX_DURATION * MAX_SAMPLE_RATE) * 4 + (64 << 10)  # float32 mono WAV + header slack
+MAX_CACHE_MARKER_BYTES = 4 << 10  # an entry's commit marker (entry.json): two hashes and two sizes
+
 
 def read_capped(path: Path, cap: int, shown: str | Path | None = None, what: str = "file") -> bytes:
     """A file's bytes, refused (not read) when it is larger than `cap`; the error names the file and the limit."""

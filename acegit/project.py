@@ -9,12 +9,13 @@ from typing import Any
 
 from acegit.engine.registry import LocalModels
 from acegit.errors import AcegitError, InputError
+from acegit.remotecache import CacheSettings, parse_cache_settings
 from acegit.tomlfields import boolean, read_toml, reject_unknown, table, toml_value
 from acegit.track import DEFAULTABLE_FIELDS, validate_field
 
 PROJECT_FILE = "acegit.toml"
 AUDIO_FORMATS = ("wav", "flac", "ogg")
-SECTIONS = ("project", "defaults", "audio", "paths", "models", "export", "remote")
+SECTIONS = ("project", "defaults", "audio", "paths", "models", "export", "remote", "cache")
 PATH_KEYS = {"tracks": "tracks", "build": "build", "cache": ".acegit/cache"}
 MODEL_BACKENDS = ("builtin", "ace-step")  # acegit's own checkpoints; diffusers' AceStepPipeline
 
@@ -35,6 +36,7 @@ class Project:
     model_backends: dict[str, str] = field(default_factory=dict)  # [models.NAME] backend, "builtin" or "ace-step"
     export: dict[str, Any] = field(default_factory=dict)  # [export.*], kept as written for the export command
     remote: str | None = None  # [remote] url: the `acegit serve` that `acegit render` samples on (docs/server.md)
+    cache: CacheSettings = CacheSettings()  # [cache]: the shared render cache's remote (docs/scale.md)
 
     @property
     def path(self) -> Path:
@@ -133,6 +135,7 @@ def parse_project(data: Mapping[str, Any], root: Path) -> Project:
         model_backends=backends,
         export=table(shown, data, "export"),
         remote=url,
+        cache=parse_cache_settings(shown, table(shown, data, "cache")),
     )
 
 

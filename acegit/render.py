@@ -36,6 +36,7 @@ from acegit.lockfile import (
     read_lock,
 )
 from acegit.project import Project
+from acegit.remotecache import open_cache
 from acegit.snapshots import CachedRender, Models, cached_render_of, decode, read_cached
 from acegit.status import FRESH, INVALID, TrackStatus, project_status
 from acegit.track import Track, load_tracks, track_named
@@ -247,6 +248,10 @@ def _sample(
     its group; a group only sets how often progress and results are reported. A sampler that really batches across
     tracks must pad each group to a fixed shape before this may change.
     """
+    pool = getattr(engine, "generate_each", None)
+    if pool is not None:  # a pool of workers (acegit/raypool.py) schedules the tracks itself, each reported as it ends
+        pool(tracks, [request_for(t) for t in tracks], progress, on_latent)
+        return
     size = batch_size or (GPU_BATCH if engine.device.type == "cuda" else 1)
     for batch in _batches(tracks, size):
         progress.batch([t.name for t in batch], max(t.steps for t in batch))
@@ -332,9 +337,11 @@ def render_tracks(
     batch_size: int | None = None,
     progress: RenderProgress | None = None,
     models: Models | None = None,
+    cache: RenderCache | None = None,
 ) -> list[Outcome]:
     """Render the stale tracks among `statuses` (all of them with `force`); publish audio, lock and cache entry.
-    `models`: the caller's loaded models, when it decodes with them afterwards (export)."""
+    `models`: the caller's loaded models, when it decodes with them afterwards (export). `cache`: the caller's
+    render cache (the CLI's, to report on its remote); default: the project's, with its remote (docs/scale.md)."""
     _check_device(device)
     progress = progress or SilentProgress()
     outcomes: dict[str, Outcome] = {}
@@ -351,7 +358,7 @@ def render_tracks(
     try:
         models = models or Models(project, device)
         _sweep_tmp(project)
-        cache = RenderCache(project.cache_dir)
+        cache = open_cache(project) if cache is None else cache
         cache.clean_stale_tmp()
 
         def done(track: Track, action: str, seconds: float, audio: Path, changed: bool, fp: str) -> None:

@@ -88,3 +88,23 @@ def test_render_force_that_restores_from_the_cache_imports_no_torch(
     assert result["code"] in (0, None)
     assert "torch" not in result["loaded"]
     assert (project.build_dir / "example.wav").is_file() and lock.read_bytes() == before
+
+
+def test_a_restore_from_the_cache_remote_imports_no_torch(
+    project: Project, cache_render: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone (no local cache) restores a pinned render from the remote (acegit/remotecache.py): no model."""
+    import shutil
+
+    from acegit.remotecache import REMOTE_ENV, push
+
+    lock = cache_render(project, "example")
+    before = lock.read_bytes()
+    monkeypatch.setenv(REMOTE_ENV, f"file://{tmp_path / 'team-cache'}")
+    assert len(push(project).copied) == 1
+    shutil.rmtree(project.cache_dir)
+    result = _probe(project.root, "render", "--force", "--json")
+    assert result["code"] in (0, None)
+    assert "torch" not in result["loaded"]
+    assert (project.build_dir / "example.wav").is_file() and lock.read_bytes() == before
+    assert any(project.cache_dir.glob("*/*/audio.wav"))  # downloaded into the local cache, verified

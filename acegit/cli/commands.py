@@ -1,6 +1,7 @@
 """Registers every command module on the app (one import per command module, kept sorted)."""
 
 import acegit.cli.add  # noqa: F401  (issue 2)
+import acegit.cli.cache  # noqa: F401  (issue 20)
 import acegit.cli.diff  # noqa: F401  (issue 6)
 import acegit.cli.edit  # noqa: F401  (issue 17)
 import acegit.cli.export  # noqa: F401  (issue 8)

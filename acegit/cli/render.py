@@ -16,6 +16,7 @@ from acegit.cli.progress import BarProgress, LineProgress, print_warnings
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from acegit.cache import RenderCache
     from acegit.project import Project
     from acegit.render import CheckResult, Outcome
     from acegit.snapshots import Models
@@ -96,13 +97,32 @@ def render(
             help="Render here, even when `acegit serve` runs for this project or acegit.toml names a [remote].",
         ),
     ] = False,
+    cache_read_only: Annotated[
+        bool,
+        typer.Option(
+            "--cache-read-only",
+            help="Look in the cache remote but never write to it (also \\[cache] read_only, ACEGIT_CACHE_READ_ONLY=1).",
+        ),
+    ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Sample on a Ray cluster: its address (host:port, ray://host:10001), auto, or local (docs/scale.md).",
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None,
+        typer.Option("--ray-workers", min=1, help="Ray actors, one engine each (default: one per GPU, else per CPU)."),
+    ] = None,
 ) -> None:
     """Render stale tracks: audio into the build folder, latent snapshots into tracks/*.lock.toml."""
     from rich.console import Console
 
-    from acegit.errors import CheckFailed
+    from acegit.errors import UsageError
     from acegit.project import find_project
-    from acegit.render import check_json, check_tracks, parse_shard, render_json, render_tracks, select_tracks
+    from acegit.render import parse_shard, select_tracks
 
     project = find_project()
     statuses = select_tracks(
@@ -110,16 +130,51 @@ def render(
     )
     force = force or all_tracks  # --all: every selected track, fresh or not
     err = Console(stderr=True, highlight=False)
+    if ray is not None and remote is not None:
+        raise UsageError("--ray and --remote both say where to sample: give one")
+    needed = force or check or any(st.state != "fresh" for st in statuses)
+    if ray is not None:
+        from acegit.raypool import ray_engines
+
+        engines: Models | None = ray_engines(project, ray, ray_workers, device) if needed else None
+    else:
+        engines = _engines(project, statuses, remote, token, no_server, device, force or check)
+    try:
+        _run(project, statuses, engines, check, force, device, batch_size, no_cache, cache_read_only, as_json, err)
+    finally:
+        if engines is not None and hasattr(engines, "shutdown"):
+            engines.shutdown()
+
+
+def _run(
+    project: Project,
+    statuses: list[TrackStatus],
+    engines: Models | None,
+    check: bool,
+    force: bool,
+    device: str,
+    batch_size: int | None,
+    no_cache: bool,
+    cache_read_only: bool,
+    as_json: bool,
+    err: Console,
+) -> None:
+    from rich.console import Console
+
+    from acegit.errors import CheckFailed
+    from acegit.remotecache import SharedCache, open_cache
+    from acegit.render import check_json, check_tracks, render_json, render_tracks
+
     out = Console(highlight=False)
     progress = _progress(err, len(statuses), quiet=as_json)
     start = time.perf_counter()
     bars = getattr(progress, "bars", None)
-    engines = _engines(project, statuses, remote, token, no_server, device, force or check)
     if check:
         with bars or contextlib.nullcontext():
             results = check_tracks(
                 project, statuses, device=device, batch_size=batch_size, progress=progress, models=engines
             )
+        _print_notices(err, engines, None)
         failed = [r for r in results if not r.ok]
         if as_json:
             typer.echo(json.dumps(check_json(results), indent=2, ensure_ascii=False))
@@ -130,21 +185,29 @@ def render(
         if failed:
             raise CheckFailed(f"render --check failed for {', '.join(r.name for r in failed)}")
         return
+    cache = open_cache(project, read_only=cache_read_only)
     with bars or contextlib.nullcontext():
-        outcomes = render_tracks(
-            project,
-            statuses,
-            force=force,
-            device=device,
-            use_cache=not no_cache,
-            batch_size=batch_size,
-            progress=progress,
-            models=engines,
-        )
+        try:
+            outcomes = render_tracks(
+                project,
+                statuses,
+                force=force,
+                device=device,
+                use_cache=not no_cache,
+                batch_size=batch_size,
+                progress=progress,
+                models=engines,
+                cache=cache,
+            )
+        finally:
+            _print_notices(err, engines, cache)
     elapsed = time.perf_counter() - start
     print_warnings(err, outcomes)
     if as_json:
-        typer.echo(json.dumps(render_json(outcomes, elapsed), indent=2, ensure_ascii=False))
+        doc = render_json(outcomes, elapsed)
+        doc["cache_remote"] = cache.report.to_json() if isinstance(cache, SharedCache) else None
+        doc["ray"] = engines.report() if engines is not None and hasattr(engines, "report") else None
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
     elif not outcomes:
         out.print("No tracks selected.")
     elif all(o.action == "fresh" for o in outcomes):
@@ -153,6 +216,19 @@ def render(
         out.print(_render_table(outcomes, elapsed))
         out.print(f"[dim]{_summary(outcomes)}[/]")
     sys.stdout.flush()
+
+
+def _print_notices(err: Console, engines: Models | None, cache: RenderCache | None) -> None:
+    """Warnings about where a render sampled or restored from: retried Ray tracks, refused remote-cache entries."""
+    from rich.markup import escape
+
+    from acegit.remotecache import SharedCache
+
+    for notice in getattr(engines, "notices", ()):
+        err.print(escape(f"warning: Ray: {notice}"))
+    if isinstance(cache, SharedCache):
+        for warning in cache.report.warnings():
+            err.print(escape(f"warning: {warning}"))
 
 
 def _engines(
