@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from acegit.engine.audio import log_mel
 from acegit.engine.checkpoint import build_model
 from acegit.engine.model import MusicModel
 from model.corpus.build import read_labels
-from model.training import EMA, RunDir, StopRequest, add_run_args
+from model.training import EMA, RunDir, StopRequest, add_run_args, smoke_run
 
 
 def set_latent_stats(model: MusicModel, mean: float, std: float) -> None:
@@ -145,19 +144,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return {"step": step, "hash": digest, "run": str(run.path)}
 
 
-def smoke_corpus(folder: Path) -> Path:
-    """A handful of short clips rendered with the small soundfont: enough for a few steps of either recipe."""
-    from model.corpus.build import CorpusSpec, build
-    from model.corpus.synth import find_soundfont
-
-    build(
-        CorpusSpec(seed=0, clips=4, min_seconds=3.0, max_seconds=4.0, captions=2),
-        folder,
-        find_soundfont("TimGM6mb.sf2"),
-    )
-    return folder
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
@@ -170,15 +156,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser().parse_args(argv)
-    if not args.smoke:
-        return train(args)
-    with tempfile.TemporaryDirectory() as tmp:
-        args.corpus = smoke_corpus(Path(tmp) / "corpus") if args.corpus == Path("data/corpus") else args.corpus
-        args.run = Path(tmp) / "run" if args.run == Path("runs/dcae") else args.run
-        args.batch, args.crop_frames, args.steps, args.log_every, args.warmup = 2, 64, 2, 1, 1
-        first = train(args)
-        args.steps = 3  # resume from the checkpoint just written
-        return {**train(args), "first": first}
+    return smoke_run(args, train, Path("runs/dcae"), crop_frames=64) if args.smoke else train(args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, single_conditions
 from acegit.engine.sampling import shift_sigmas
 from model.precompute import LATENT_INDEX, TEXT_INDEX
-from model.training import EMA, RunDir, StopRequest, add_run_args
+from model.training import EMA, RunDir, StopRequest, add_run_args, smoke_corpus
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        corpus = train_dcae.smoke_corpus(root / "corpus")
+        corpus = smoke_corpus(root / "corpus")
         train_dcae.main(
             ["--smoke", "--corpus", str(corpus), "--run", str(root / "dcae"), "--threads", str(args.threads)]
         )

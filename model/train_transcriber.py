@@ -8,7 +8,6 @@ both heads. Resumes from the run folder when it holds a checkpoint; the EMA weig
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from acegit.engine.transcriber import (
     save_transcriber,
 )
 from model.corpus.build import read_labels
-from model.training import EMA, RunDir, StopRequest, add_run_args
+from model.training import EMA, RunDir, StopRequest, add_run_args, smoke_run
 
 
 def role_notes(midi_path: Path, roles: tuple[str, ...]) -> list[np.ndarray]:
@@ -196,17 +195,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser().parse_args(argv)
-    if not args.smoke:
-        return train(args)
-    from model.train_dcae import smoke_corpus
-
-    with tempfile.TemporaryDirectory() as tmp:
-        args.corpus = smoke_corpus(Path(tmp) / "corpus") if args.corpus == Path("data/corpus") else args.corpus
-        args.run = Path(tmp) / "run" if args.run == Path("runs/transcriber") else args.run
-        args.batch, args.crop_frames, args.steps, args.log_every, args.warmup = 2, 64, 2, 1, 1
-        first = train(args)
-        args.steps = 3  # resume from the checkpoint just written
-        return {**train(args), "first": first}
+    return smoke_run(args, train, Path("runs/transcriber"), crop_frames=64) if args.smoke else train(args)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ from acegit.engine import audio
 from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.config import AudioConfig, VocoderConfig
 from acegit.engine.model import MusicModel
-from model.train_dcae import CropReader, smoke_corpus
-from model.training import EMA, RunDir, StopRequest, add_run_args
+from model.train_dcae import CropReader
+from model.training import EMA, RunDir, StopRequest, add_run_args, smoke_run
 
 RESOLUTIONS = ((512, 128), (1024, 256), (2048, 512))  # (n_fft, hop) of the multi-resolution STFT loss
 CONTEXT = 16  # mel frames of context on each side of a crop, so the DCAE round trip has no crop edge inside it
@@ -202,14 +201,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser().parse_args(argv)
     if not args.smoke:
         return train(args)
-    with tempfile.TemporaryDirectory() as tmp:
-        args.corpus = smoke_corpus(Path(tmp) / "corpus") if args.corpus == Path("data/corpus") else args.corpus
-        args.run = Path(tmp) / "run" if args.run == Path("runs/vocoder") else args.run
-        args.batch, args.crop_frames, args.steps, args.log_every, args.warmup = 2, 16, 2, 1, 1
-        args.dim, args.depth = 32, 2
-        first = train(args)
-        args.steps = 3  # resume from the checkpoint just written
-        return {**train(args), "first": first}
+    return smoke_run(args, train, Path("runs/vocoder"), crop_frames=16, dim=32, depth=2)
 
 
 if __name__ == "__main__":

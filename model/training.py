@@ -1,10 +1,11 @@
-"""What both training recipes share: run folders, resumable state, loss logs, EMA weights."""
+"""What the training recipes share: run folders, resumable state, loss logs, EMA weights, the --smoke run."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,3 +112,31 @@ def add_run_args(
     p.add_argument("--log-every", type=int, default=log_every)
     p.add_argument("--save-every", type=float, default=save_every, help="seconds between checkpoints")
     p.add_argument("--smoke", action="store_true", help="a few steps on a few synthesised clips (CI)")
+
+
+def smoke_corpus(folder: Path) -> Path:
+    """A handful of short clips rendered with the small soundfont: enough for a few steps of any recipe."""
+    from model.corpus.build import CorpusSpec, build
+    from model.corpus.synth import find_soundfont
+
+    build(
+        CorpusSpec(seed=0, clips=4, min_seconds=3.0, max_seconds=4.0, captions=2),
+        folder,
+        find_soundfont("TimGM6mb.sf2"),
+    )
+    return folder
+
+
+def smoke_run(args: argparse.Namespace, train: Callable[[argparse.Namespace], dict[str, Any]], default_run: Path,
+              **small: Any) -> dict[str, Any]:  # fmt: skip
+    """`--smoke` of a recipe that reads a corpus: two steps on a synthesised one (unless --corpus/--run are given) with
+    `small` overriding the sizes, then a resume from the checkpoint just written to step three (CI)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        args.corpus = smoke_corpus(Path(tmp) / "corpus") if args.corpus == Path("data/corpus") else args.corpus
+        args.run = Path(tmp) / "run" if args.run == default_run else args.run
+        args.batch, args.steps, args.log_every, args.warmup = 2, 2, 1, 1
+        for k, v in small.items():
+            setattr(args, k, v)
+        first = train(args)
+        args.steps = 3  # resume from the checkpoint just written
+        return {**train(args), "first": first}
