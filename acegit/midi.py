@@ -10,9 +10,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from acegit import limits
 from acegit.errors import InputError
+
+if TYPE_CHECKING:
+    import pretty_midi
 
 _DEFAULT_TEMPO = 500_000  # microseconds per beat (120 BPM) until a tempo event says otherwise
 _HINT = "Use a melody exported from a DAW or notation program as a standard MIDI file (docs/format.md, 'Limits')."
@@ -137,11 +141,31 @@ def _scan(data: bytes) -> MidiSummary:
     return MidiSummary(tracks, counts["notes"], counts["tempos"], resolution, last_tick, seconds)
 
 
-def read_midi(path: Path, shown: str | Path | None = None) -> bytes:
-    """A melody file's bytes, checked against the limits; InputError names the file and what is wrong."""
-    data = limits.read_capped(path, limits.MAX_MIDI_BYTES, shown, "MIDI file")
+def _checked(data: bytes, shown: str | Path) -> bytes:
     try:
         scan_midi(data)
     except ValueError as e:
-        raise InputError(shown or path, f"MIDI file refused: {e}", hint=_HINT) from None
+        raise InputError(shown, f"MIDI file refused: {e}", hint=_HINT) from None
     return data
+
+
+def read_midi(path: Path, shown: str | Path | None = None) -> bytes:
+    """A melody file's bytes, checked against the limits; InputError names the file and what is wrong."""
+    return _checked(limits.read_capped(path, limits.MAX_MIDI_BYTES, shown, "MIDI file"), shown or path)
+
+
+def parse_midi(data: bytes, shown: str | Path, *, checked: bool = False) -> pretty_midi.PrettyMIDI:
+    """MIDI bytes (a file, a Git blob, a cache entry) read by pretty_midi, after the limits (unless `checked`:
+    read_midi's bytes); InputError names the file and what is wrong."""
+    import io
+
+    import pretty_midi  # lazy: a second of imports
+
+    if not checked:
+        _checked(data, shown)
+    try:
+        return pretty_midi.PrettyMIDI(io.BytesIO(data))
+    except Exception as e:  # pretty_midi raises many types for a bad file
+        raise InputError(
+            shown, f"cannot read MIDI file: {e}", hint="check that the melody is a standard MIDI file"
+        ) from e

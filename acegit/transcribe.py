@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from acegit.engine.registry import transcriber_ref
 from acegit.errors import InputError
-from acegit.midi import read_midi, scan_midi
+from acegit.midi import parse_midi, read_midi
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,25 +172,15 @@ def midi_bytes(notes: dict[str, list[NoteEvent]], bpm: float) -> bytes:
 
 def melody_notes(path: Path, duration: float, shown: str | Path | None = None) -> list[NoteEvent]:
     """A track's melody input as notes (drums left out), cut at the render's duration, as the engine reads it."""
-    return melody_notes_of(read_midi(path, shown), duration, shown or path)
+    return _melody(parse_midi(read_midi(path, shown), shown or path, checked=True), duration)
 
 
 def melody_notes_of(data: bytes, duration: float, shown: str | Path) -> list[NoteEvent]:
     """melody_notes of a MIDI file's bytes (e.g. a Git blob), checked against the limits before pretty_midi reads it."""
-    import pretty_midi
+    return _melody(parse_midi(data, shown), duration)
 
-    try:
-        scan_midi(data)
-    except ValueError as e:
-        raise InputError(
-            shown, f"MIDI file refused: {e}", hint="use a standard MIDI file (docs/format.md, 'Limits')"
-        ) from None
-    try:
-        pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
-    except Exception as e:  # pretty_midi raises many types for a bad file
-        raise InputError(
-            shown, f"cannot read MIDI file: {e}", hint="check that the melody is a standard MIDI file"
-        ) from e
+
+def _melody(pm: pretty_midi.PrettyMIDI, duration: float) -> list[NoteEvent]:
     notes = [
         NoteEvent(float(n.start), float(min(n.end, duration)), int(n.pitch))
         for inst in pm.instruments
@@ -220,13 +210,7 @@ class RenderNotes:
 
 def notes_of_midi(data: bytes, shown: str) -> dict[str, list[NoteEvent]]:
     """A .mid that to_midi wrote (e.g. from the render cache) read back: notes per instrument name."""
-    import pretty_midi
-
-    try:
-        scan_midi(data)
-        pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
-    except Exception as e:  # a damaged cache file: the caller transcribes again
-        raise InputError(shown, f"cannot read MIDI file: {e}") from e
+    pm = parse_midi(data, shown)  # a damaged cache file raises InputError: the caller transcribes again
     return {
         inst.name: sorted((NoteEvent(float(n.start), float(n.end), int(n.pitch)) for n in inst.notes), key=_order)
         for inst in pm.instruments

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from acegit.errors import AcegitError, InputError
-from acegit.midi import read_midi
+from acegit.errors import AcegitError
+from acegit.midi import parse_midi, read_midi
 
 # Time signatures with their own embedding; anything else shares OTHER, and NULL means "not given" (guidance, dropout).
 METRE_VOCABULARY = ("4/4", "3/4", "2/4", "6/8", "5/4", "7/8", "12/8")
@@ -72,17 +72,7 @@ def beat_features(
 
 def melody_roll(path: Path, frames: int, latent_rate: float) -> torch.Tensor:
     """Piano roll of a MIDI file at the latent frame rate, velocity / 127, drums left out -> (128, frames)."""
-    import io
-
-    import pretty_midi  # lazy
-
-    data = read_midi(path)  # checked against the limits before pretty_midi allocates anything
-    try:
-        midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
-    except Exception as e:  # pretty_midi raises many types for a bad file
-        raise InputError(
-            path, f"cannot read MIDI file: {e}", hint="check that the melody is a standard MIDI file"
-        ) from e
+    midi = parse_midi(read_midi(path), path, checked=True)  # the limits before pretty_midi allocates anything
     times = np.arange(frames, dtype=np.float64) / latent_rate
     roll = np.zeros((128, frames), dtype=np.float32)
     for inst in midi.instruments:
