@@ -36,7 +36,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 MAX_NAME_LEN = 64
 MAX_SEED = 2**32 - 1
 TIME_SIGNATURES = ("2/4", "3/4", "4/4", "6/8")
-SAMPLERS = ("euler", "heun")
+SAMPLERS = ("euler", "heun", "dpm++2m")  # acegit.engine.sampling.SAMPLERS (tests/test_track.py ties them)
 MELODY_SUFFIXES = (".mid", ".midi")
 
 # Canonical field order of a track file; everything except `tags` decides the rendered audio.

@@ -1,7 +1,7 @@
 """Seam of looped renders: 5 prompts rendered with loop = true, the seam metric of acegit/loopseam.py for each.
 
 Usage: python bench/bench_loop.py [--model tiny | --weights DIR | --random] [--bars 4] [--steps 20] [--seeds 1]
-                                  [--device auto] [--crossfade 0.1] [--json]
+                                  [--sampler euler] [--device auto] [--crossfade 0.1] [--json]
 
 For each prompt (and seed) it renders the track twice — loop = true and loop = false (the control) — decodes both,
 and measures the seam of the whole render taken as a loop (end joined to start), then of the export-side loop
@@ -69,7 +69,7 @@ def _measure(engine, profile, args, prompt: str, bpm: float, key: str, seed: int
         time_signature="4/4",
         steps=args.steps,
         guidance=4.0,
-        sampler="euler",
+        sampler=args.sampler,
         melody=None,
         loop=True,
     )
@@ -102,6 +102,7 @@ def main() -> None:
     src.add_argument("--random", action="store_true", help="a randomly initialised tiny model (smoke test)")
     ap.add_argument("--bars", type=int, default=4, help="track length in bars of 4/4")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--sampler", default="euler", help="euler, heun or dpm++2m")
     ap.add_argument("--seeds", type=int, default=1, help="seeds per prompt (1000 + 10 × seed + prompt index)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--crossfade", type=float, default=0.1, help="export-side loop crossfade, seconds")
@@ -121,7 +122,8 @@ def main() -> None:
     elapsed = time.perf_counter() - start
 
     print(
-        f"Model: {what}; {args.bars} bars of 4/4 per prompt, {args.steps} steps, {args.seeds} seed(s), {rate} Hz; "
+        f"Model: {what}; {args.bars} bars of 4/4 per prompt, {args.steps} {args.sampler} steps, {args.seeds} seed(s), "
+        f"{rate} Hz; "
         f"{platform.machine()} {platform.system()}; {elapsed:.0f} s for {2 * len(rows)} renders.\n"
     )
     print(

@@ -101,3 +101,11 @@ def test_uneven_loop_names_the_tempo_it_renders_at_and_the_fix() -> None:
         "133.3 BPM. For 120 BPM, set duration = 8 or 10."
     )
     assert "renders as 1 whole bar at 80.0 BPM" in (note(2.25, bpm=90.0, ts="3/4") or "")  # 1.125 bars of 3/4
+
+
+def test_track_samplers_are_the_engines() -> None:
+    """track.py cannot import the engine (torch); its list of sampler names must still be the engine's."""
+    from acegit.engine.sampling import SAMPLERS as ENGINE_SAMPLERS
+    from acegit.track import SAMPLERS
+
+    assert set(SAMPLERS) == set(ENGINE_SAMPLERS)

@@ -27,12 +27,24 @@ BASE = GenerationRequest(
 )
 
 
+# The contract holds per sampler: each is its own arithmetic (dpm++2m keeps the previous step's data prediction).
+SAMPLERS = ("euler", "dpm++2m")
+
+
+def with_sampler(sampler: str) -> GenerationRequest:
+    """BASE with the sampler; dpm++2m's second-order update first runs at the third of five steps (the first two and
+    the last are first order), so it gets 5 steps."""
+    return dataclasses.replace(BASE, sampler=sampler, steps=5 if sampler == "dpm++2m" else BASE.steps)
+
+
 def digest(latent: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(latent, dtype=np.float32).tobytes()).hexdigest()
 
 
-def test_same_process_twice(tiny_engine) -> None:
-    a, b = tiny_engine.generate([BASE])[0], tiny_engine.generate([BASE])[0]
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_same_process_twice(tiny_engine, sampler: str) -> None:
+    r = with_sampler(sampler)
+    a, b = tiny_engine.generate([r])[0], tiny_engine.generate([r])[0]
     assert a.shape == (8, 16, tiny_engine.latent_frames(3.0)) and a.dtype == np.float32
     assert digest(a) == digest(b)
     assert np.abs(a).max() > 0.1  # a real latent, not a constant
@@ -45,7 +57,9 @@ def test_seed_and_prompt_change_the_result(tiny_engine) -> None:
     assert digest(a) != digest(b) and digest(a) != digest(c)
 
 
-def test_alone_equals_inside_a_batch_of_eight_different_requests(tiny_engine) -> None:
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_alone_equals_inside_a_batch_of_eight_different_requests(tiny_engine, sampler: str) -> None:
+    base = with_sampler(sampler)
     others = [
         dataclasses.replace(BASE, seed=7, duration=2.0),
         dataclasses.replace(BASE, prompt="ambient pads", bpm=70.0, key="D major"),
@@ -53,23 +67,25 @@ def test_alone_equals_inside_a_batch_of_eight_different_requests(tiny_engine) ->
         dataclasses.replace(BASE, negative_prompt="drums", guidance=5.0),
         dataclasses.replace(BASE, time_signature="3/4", duration=4.0),
         dataclasses.replace(BASE, guidance=1.0, seed=99),
-        dataclasses.replace(BASE, prompt="", key="", bpm=0.0, time_signature=""),
+        dataclasses.replace(BASE, prompt="", key="", bpm=0.0, time_signature="", sampler="dpm++2m", steps=6),
     ]
-    alone = tiny_engine.generate([BASE])[0]
-    batch = tiny_engine.generate(others[:3] + [BASE] + others[3:])
+    alone = tiny_engine.generate([base])[0]
+    batch = tiny_engine.generate(others[:3] + [base] + others[3:])
     assert len(batch) == 8
     assert digest(batch[3]) == digest(alone)
     for r, latent in zip(others, batch[:3] + batch[4:], strict=True):
         assert latent.shape[-1] == tiny_engine.latent_frames(r.duration)
 
 
-def test_one_thread_equals_two(tiny_engine) -> None:
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_one_thread_equals_two(tiny_engine, sampler: str) -> None:
+    r = with_sampler(sampler)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one = tiny_engine.generate([BASE])[0]
+        one = tiny_engine.generate([r])[0]
         torch.set_num_threads(2)
-        two = tiny_engine.generate([BASE])[0]
+        two = tiny_engine.generate([r])[0]
     finally:
         torch.set_num_threads(before)
     assert digest(one) == digest(two)
@@ -87,11 +103,13 @@ print(hashlib.sha256(latent.tobytes()).hexdigest(), hashlib.sha256(engine.decode
 """
 
 
-def test_two_separate_processes(tiny_engine, tiny_random_checkpoint: Path) -> None:
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_two_separate_processes(tiny_engine, tiny_random_checkpoint: Path, sampler: str) -> None:
     """Generate and decode in two fresh processes at 1 and 2 threads, neither given the pinned environment: each pins
     its own CPU numerics (acegit/engine/numerics.py), so latents and audio agree with this process bit for bit."""
-    outs = outputs_at_one_and_two_threads(_CHILD, str(tiny_random_checkpoint), repr(dataclasses.asdict(BASE)))
-    latent = tiny_engine.generate([BASE])[0]
+    r = with_sampler(sampler)
+    outs = outputs_at_one_and_two_threads(_CHILD, str(tiny_random_checkpoint), repr(dataclasses.asdict(r)))
+    latent = tiny_engine.generate([r])[0]
     here = f"{digest(latent)} {hashlib.sha256(tiny_engine.decode(latent).tobytes()).hexdigest()}"
     assert outs == {here}
 

@@ -20,7 +20,7 @@ const FIELDS = [
   ['steps', 'Steps', 'number'],
   ['guidance', 'Guidance', 'number'],
   ['shift', 'Shift', 'number'],
-  ['sampler', 'Sampler', 'choice', ['euler', 'heun']],
+  ['sampler', 'Sampler', 'choice', ['euler', 'heun', 'dpm++2m']],
   ['vocoder', 'Vocoder (built-in models)', 'choice', ['griffin-lim', 'neural']],
   ['melody', 'Melody file (.mid)', 'text'],
   ['loop', 'Loop', 'choice', ['true', 'false']],
