@@ -58,6 +58,11 @@ class _Group(TyperGroup):
             self.suggest_commands = suggest
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        from acegit.cli.roothelp import draw, drawable
+
+        if drawable(self, ctx) and set(self.commands) <= set(COMMANDS):  # typer draws anything else
+            draw(self, ctx, [(name, row.help) for name, row in COMMANDS.items()])
+            return
         self._listing = True
         try:
             super().format_help(ctx, formatter)

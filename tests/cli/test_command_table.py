@@ -1,5 +1,6 @@
 """The command table (acegit/cli/commands.py) against the command modules, and `acegit --help` built from it without
-importing them: every command listed, in the table's order, with its help exactly as typer renders the real commands."""
+importing them (drawn by acegit/cli/roothelp.py): every command listed, in the table's order, with its help, byte for
+byte what typer renders for the real commands."""
 
 from __future__ import annotations
 
@@ -84,13 +85,33 @@ def test_the_table_is_in_help_order_commands_then_groups_each_sorted() -> None:
 
 
 def test_help_is_what_typer_renders_for_the_real_commands(tmp_path: Path) -> None:
-    for env in ({"COLUMNS": "80"}, {"COLUMNS": "200"}, {"COLUMNS": "100", "FORCE_COLOR": "1", "TERM": "xterm"}):
+    envs: list[dict[str, str]] = [
+        {"COLUMNS": "80"},
+        {"COLUMNS": "200"},
+        {"COLUMNS": "50"},  # the help column wraps
+        {"COLUMNS": "100", "FORCE_COLOR": "1", "TERM": "xterm"},
+        {"COLUMNS": "100", "FORCE_COLOR": "1", "TERM": "xterm-256color", "NO_COLOR": "1"},
+        {"COLUMNS": "120", "TERMINAL_WIDTH": "90"},
+    ]
+    for env in envs:
         lazy = _run(LAZY_PROBE, "--help", cwd=tmp_path, **env)
         eager = _run(EAGER_HELP, cwd=tmp_path, **env)
         assert eager.returncode == 0, eager.stderr
         assert lazy.stdout == eager.stdout, env
-        assert json.loads(lazy.stderr.splitlines()[-1]) == ["acegit.cli.app", "acegit.cli.commands"]
-    assert "\x1b[" in lazy.stdout  # the coloured rendering was compared too
+        assert ("\x1b[" in lazy.stdout) == ("FORCE_COLOR" in env)  # styles compared too (NO_COLOR keeps bold, dim)
+        assert json.loads(lazy.stderr.splitlines()[-1]) == [
+            "acegit.cli.app",
+            "acegit.cli.commands",
+            "acegit.cli.roothelp",
+        ]
+
+
+def test_typer_draws_what_roothelp_cannot(tmp_path: Path) -> None:
+    """A group roothelp does not draw the same (here: an epilog) falls back to typer's renderer, table rows still."""
+    code = LAZY_PROBE.replace("from acegit.cli import main", "from acegit.cli import main, app\napp.info.epilog = 'E.'")
+    out = _run(code, "--help", cwd=tmp_path, COLUMNS="300")
+    assert "E." in out.stdout and all(f"│ {name} " in out.stdout for name in COMMANDS)
+    assert json.loads(out.stderr.splitlines()[-1]) == ["acegit.cli.app", "acegit.cli.commands", "acegit.cli.roothelp"]
 
 
 def test_help_lists_every_command_with_its_help(tmp_path: Path) -> None:
