@@ -1,6 +1,6 @@
 """Time `acegit --help` and `acegit status` on a generated 1000-track project with fresh snapshots, against a peer.
 
-Usage: python bench/bench_cli.py [--tracks 1000] [--runs 11] [--frames 323] [--no-status]
+Usage: python bench/bench_cli.py [--tracks 1000] [--runs 11] [--frames 323] [--no-status] [--tree LABEL=DIR ...]
 The peer is `pre-commit --help` (a well-known Python CLI; a bench-only dependency: `pip install pre-commit`). Every
 command runs once as a warm-up, then the commands are interleaved run by run (round r runs each once, the order rotated
 every round) so load from other jobs falls on all of them alike. Prints a markdown table (median, min, max wall time and
@@ -68,30 +68,31 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _run_once(cmd: list[str], cwd: Path, before: Path | None) -> tuple[float, float]:
+Timed = tuple[str, list[str], Path | None, dict[str, str] | None]  # label, command, file deleted first, environment
+
+
+def _run_once(cmd: list[str], cwd: Path, before: Path | None, env: dict[str, str] | None) -> tuple[float, float]:
     """Wall and CPU seconds of one run; `before` is a file deleted first."""
     if before is not None:
         before.unlink(missing_ok=True)
     c0, t0 = _child_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
     return wall, _child_cpu() - c0
 
 
-def time_interleaved(
-    commands: list[tuple[str, list[str], Path | None]], cwd: Path, runs: int
-) -> dict[str, tuple[list[float], list[float]]]:
+def time_interleaved(commands: list[Timed], cwd: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
     """Wall and CPU seconds of each run of each command, after one warm-up each (page cache, .pyc files, the stat
     cache); round r runs every command once, starting at command r mod len(commands)."""
-    for _, cmd, before in commands:
-        _run_once(cmd, cwd, before)
-    times: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _, _ in commands}
+    for _, cmd, before, env in commands:
+        _run_once(cmd, cwd, before, env)
+    times: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _, _, _ in commands}
     for r in range(runs):
         for i in range(len(commands)):
-            label, cmd, before = commands[(r + i) % len(commands)]
-            wall, cpu = _run_once(cmd, cwd, before)
+            label, cmd, before, env = commands[(r + i) % len(commands)]
+            wall, cpu = _run_once(cmd, cwd, before, env)
             times[label][0].append(wall)
             times[label][1].append(cpu)
     return times
@@ -116,7 +117,14 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--frames", type=int, default=323, help="latent frames per lock (323 = 30 s)")
     ap.add_argument("--no-status", action="store_true", help="time only the two --help commands (no project)")
+    ap.add_argument("--tree", action="append", default=[], metavar="LABEL=DIR", help="also time another source tree")
     args = ap.parse_args()
+    trees = []
+    for spec in args.tree:
+        label, sep, folder = spec.partition("=")
+        if not sep or not (Path(folder) / "acegit" / "__init__.py").is_file():
+            ap.error(f"--tree {spec!r}: give LABEL=DIR, DIR holding an acegit/ package")
+        trees.append((label, str(Path(folder).resolve())))
 
     peer = find_peer()
     exe = shutil.which("acegit", path=str(Path(sys.executable).parent))
@@ -124,10 +132,10 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="acegit-bench-") as tmp:
         root = Path(tmp) / "bench"
-        commands: list[tuple[str, list[str], Path | None]] = [
-            (PEER, peer, None),
-            ("acegit --help", [*base, "--help"], None),
-        ]
+        commands: list[Timed] = [(PEER, peer, None, None), ("acegit --help", [*base, "--help"], None, None)]
+        tree_env = {label: {**os.environ, "PYTHONPATH": folder} for label, folder in trees}
+        module = [sys.executable, "-m", "acegit"]
+        commands += [(f"acegit --help [{t}]", [*module, "--help"], None, tree_env[t]) for t, _ in trees]
         if args.no_status:
             root.mkdir()
             project_line = "project: none (--no-status)"
@@ -145,9 +153,10 @@ def main() -> None:
             )
             cache = root / ".acegit" / "status-cache.json"
             commands += [
-                ("acegit status", [*base, "status"], None),
-                ("acegit status (no stat cache)", [*base, "status"], cache),
+                ("acegit status", [*base, "status"], None, None),
+                ("acegit status (no stat cache)", [*base, "status"], cache, None),
             ]
+            commands += [(f"acegit status [{t}]", [*module, "status"], None, tree_env[t]) for t, _ in trees]
         times = time_interleaved(commands, root, args.runs)
     load_after = os.getloadavg()
 
@@ -156,6 +165,8 @@ def main() -> None:
     print(f"python {platform.python_version()}; command: {' '.join(base)}; peer: {' '.join(peer)}")
     print(f"{args.runs} interleaved rounds after 1 warm-up of each command")
     print(project_line)
+    for label, folder in trees:
+        print(f"[{label}]: {sys.executable} -m acegit with PYTHONPATH={folder}")
     print(f"status said: {summary}")
     print()
     print("| command | median wall (s) | min (s) | max (s) | median CPU (s) | ÷ peer (medians) | ÷ peer (per round) |")
