@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -50,6 +49,8 @@ class _Group(TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except UsageError as e:
+            from difflib import get_close_matches
+
             matches = get_close_matches(args[0], self.list_commands(ctx)) if suggest and args else []
             if matches:
                 e.message = f"{e.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
