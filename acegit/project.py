@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from acegit.cachesettings import CacheSettings, parse_cache_settings
 from acegit.engine.registry import LocalModels
 from acegit.errors import AcegitError, InputError
-from acegit.remotecache import CacheSettings, parse_cache_settings
 from acegit.tomlfields import boolean, read_toml, reject_unknown, table, toml_value
 from acegit.track import DEFAULTABLE_FIELDS, validate_field
 

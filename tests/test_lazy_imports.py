@@ -46,6 +46,28 @@ def test_no_heavy_imports(rendered: Project, args: tuple[str, ...]) -> None:
     assert result["loaded"] == []
 
 
+def test_help_imports_no_markdown_renderer(rendered: Project) -> None:
+    """`acegit --help` is drawn without typer.rich_utils (it imports rich.markdown, markdown-it, rich.traceback and
+    pygments: 60 ms) and without any command module."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "acegit", "--help"],
+        cwd=rendered.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Commands" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "acegit.cli.roothelp" in imported
+    heavy = {"typer.rich_utils", "rich.markdown", "markdown_it", "rich.traceback", "pygments"}
+    assert imported.isdisjoint(heavy)
+    assert not any(
+        m.startswith("acegit.cli.") and m not in ("acegit.cli.app", "acegit.cli.commands", "acegit.cli.roothelp")
+        for m in imported
+    )
+
+
 def test_importtime_has_no_torch(rendered: Project) -> None:
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "acegit", "status"],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-# Each command module registers itself on `app` when imported; keep these imports light (no torch).
-from acegit.cli import commands  # noqa: F401
+# Command modules are imported when their command runs (acegit/cli/commands.py); keep these imports light (no torch).
 from acegit.cli.app import app
 from acegit.errors import EXIT_INTERRUPTED
 
