@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from typer._click.core import Command, Context, HelpFormatter
 
 
+EXIT_BROKEN_PIPE = 1  # what Python's docs advise for a closed pipe (signal.SIGPIPE's default would be 141)
+
+
+def quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe does not raise again."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 class _Group(TyperGroup):
     """Loads a command's module only when that command runs; maps errors to exit codes once, for every command (also
     under typer's CliRunner)."""
@@ -82,6 +94,9 @@ class _Group(TyperGroup):
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except (TyperException, typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # `acegit ... | head`: the reader left; not a bug, nothing more to say
+            quiet_stdout()
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception:
             traceback.print_exc()
             typer.echo(

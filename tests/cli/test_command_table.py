@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer.main
 from typer.core import TyperGroup
 
@@ -138,3 +139,18 @@ def test_subcommand_help_and_a_misspelt_command(tmp_path: Path) -> None:
     assert all(sub in edit for sub in ("repaint", "extend", "vary", "list", "drop"))
     wrong = _run(LAZY_PROBE, "stauts", cwd=tmp_path, COLUMNS="300")
     assert "No such command 'stauts'. Did you mean 'status'?" in wrong.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["render", "--help"]])
+def test_a_reader_that_leaves_early_is_not_a_bug(args: list[str]) -> None:
+    """`acegit ... | head -1`: the closed pipe ends the command quietly (exit 1), with no traceback or bug report."""
+    read, write = os.pipe()
+    os.close(read)  # the reader has already gone
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "acegit", *args], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "hit a bug" not in done.stderr, done.stderr
