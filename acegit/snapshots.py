@@ -2,19 +2,24 @@
 
 `Models` resolves each model name once and loads each engine once, whatever its backend. `Snapshots.audio(lock)` is
 the audio of a lock file: from the render cache when that very render is there, else decoded from its latent with
-the model that made it — a loop track as one period of a loop, as `acegit render` decodes it (docs/export.md).
+the model that made it — a loop track as one period of a loop, as `acegit render` decodes it (docs/export.md) —
+and that decode kept in the render cache's `decoded/` folder, so the same snapshot is decoded once per machine.
 Torch is imported only when something has to be decoded or sampled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import platform
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from acegit.cache import CacheEntry, RenderCache, cache_key
+from acegit.cache import CacheEntry, RenderCache, cache_key, decoded_key
 from acegit.engine.registry import ModelRef, resolve_model
 from acegit.errors import AcegitError, InputError
+from acegit.fingerprint import RENDER_FORMAT_VERSION
 from acegit.lockfile import Lock, LockEnvironment, as_stored, decode_latent, read_lock
 from acegit.project import Project
 
@@ -60,6 +65,33 @@ class Models:
                 e["device_class"], e["torch"], e["dtype"], e["deterministic"], libraries=libraries
             )
         return self._envs[name]
+
+    def decoder(self, backend: str) -> dict[str, Any]:
+        """Where this process decodes, as the key of a decoded snapshot names it. On the CPU without torch: the
+        machine, the installed torch, the pinned code paths (`engine/numerics.py`) and a backend's own libraries —
+        what the CPU environment class of a decode follows from on one machine; on another device, the environment
+        fingerprint (which starts torch)."""
+        if self.device != "cpu":
+            from acegit.engine.device import environment
+
+            e = environment(self.device)
+            return {"device_class": e["device_class"], "torch": e["torch"], "dtype": e["dtype"]}
+        from importlib.metadata import PackageNotFoundError, version
+
+        from acegit.engine.backend import backend_libraries
+        from acegit.engine.numerics import PINNED_ENV
+
+        try:
+            torch = version("torch")
+        except PackageNotFoundError:
+            torch = "missing"
+        return {
+            "device": "cpu",
+            "machine": platform.machine().lower(),
+            "torch": torch,
+            "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
+            "libraries": backend_libraries(backend),
+        }
 
     def engine(self, name: str) -> Backend:
         """The loaded engine of model `name`, either backend."""
@@ -109,6 +141,34 @@ def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool, voc
     from its snapshot (show, diff, export on a fresh clone) are the same samples (render format 3)."""
     n = round(duration * engine.sample_rate)
     return engine.decode(as_stored(latent), num_samples=n, loop=loop, vocoder=vocoder)
+
+
+def decoded_fields(lock: Lock, loop: bool, decoder: dict[str, Any]) -> dict[str, Any]:
+    """What the audio decoded from a snapshot depends on, hashed into its name in the render cache: the render
+    format of this acegit (the decode's maths), the snapshot's own fingerprints, model, weights and latent (the stored
+    float16 payload and its shape), the length, rate and vocoder its lock records, loop or not, and where it is
+    decoded (`Models.decoder`)."""
+    return {
+        "kind": "decoded snapshot",
+        "render_format": RENDER_FORMAT_VERSION,
+        "input": lock.input.fingerprint,
+        "environment": lock.environment.fingerprint,
+        "model": lock.input.model,
+        "backend": lock.input.backend,
+        "weights": lock.input.weights,
+        "latent": {
+            "shape": list(lock.latent.shape),
+            "sha256": lock.latent.sha256,
+            "payload_sha256": lock.latent.payload_sha256,
+            "dtype": lock.latent.dtype,
+            "encoding": lock.latent.encoding,
+        },
+        "duration": lock.audio.duration,
+        "sample_rate": lock.audio.sample_rate,
+        "vocoder": lock.audio.vocoder,
+        "loop": loop,
+        "decoder": decoder,
+    }
 
 
 @dataclass(frozen=True)
@@ -165,13 +225,30 @@ class Snapshots:
         key = (lock.latent.sha256, lock.input.weights, loop, lock.audio.vocoder)
         if key not in self._audio:
             cached = cached_render_of(self.cache, lock)
-            if cached is not None:
-                audio = Audio(cached.wave, cached.sample_rate, CACHE)
-            else:
-                engine = self.models.engine_of(lock, shown)
-                wave = decode(engine, decode_latent(lock), lock.audio.duration, loop, lock.audio.vocoder)
-                audio = Audio(wave, engine.sample_rate, SNAPSHOT)
+            audio = (
+                Audio(cached.wave, cached.sample_rate, CACHE)
+                if cached is not None
+                else self._decoded(lock, shown, loop)
+            )
             while len(self._audio) >= KEEP_WAVES:  # bounded for a diff of a thousand tracks
                 del self._audio[next(iter(self._audio))]
             self._audio[key] = audio
         return self._audio[key]
+
+    def _decoded(self, lock: Lock, shown: str, loop: bool) -> Audio:
+        """A snapshot's audio decoded from its latent: kept from an earlier decode on this machine (verified), else
+        decoded now and kept (a cache that cannot be written only costs the next run a decode)."""
+        import numpy as np
+
+        key = decoded_key(decoded_fields(lock, loop, self.models.decoder(lock.input.backend)))
+        rate, samples = lock.audio.sample_rate, round(lock.audio.duration * lock.audio.sample_rate)
+        kept = self.cache.get_decoded(key, rate, samples)
+        if kept is not None:
+            return Audio(np.frombuffer(bytearray(kept), dtype="<f4"), rate, SNAPSHOT)
+        engine = self.models.engine_of(lock, shown)
+        wave = decode(engine, decode_latent(lock), lock.audio.duration, loop, lock.audio.vocoder)
+        if engine.sample_rate == rate and wave.dtype == np.float32 and wave.shape == (samples,):
+            environment = self.models.environment(lock.input.model).fingerprint
+            with contextlib.suppress(OSError):
+                self.cache.put_decoded(key, rate, np.ascontiguousarray(wave, "<f4").tobytes(), environment)
+        return Audio(wave, engine.sample_rate, SNAPSHOT)
