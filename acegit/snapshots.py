@@ -39,6 +39,7 @@ class Models:
         self.project, self.device = project, device
         self._refs: dict[str, ModelRef | AcegitError] = {}
         self._engines: dict[str, Backend] = {}
+        self._decoders: dict[str, Backend] = {}  # decode-only engines (no DiT), for models this run never samples
         self._envs: dict[str, LockEnvironment] = {}
         self._rates: dict[tuple[str, str], float | None] = {}
 
@@ -114,7 +115,18 @@ class Models:
                 f"but the installed {name!r} has {ref.weights_hash[:19]}…",
                 hint=f"Point [models.{name}] in acegit.toml at the weights that made it.",
             )
-        return self.engine(name)
+        return self.decoding_engine(name)
+
+    def decoding_engine(self, name: str) -> Backend:
+        """An engine that decodes model `name`'s latents: the loaded one when this run samples with it too, else
+        one loaded to decode only (the DCAE and vocoder; the weights hash still checked over the whole file)."""
+        if name in self._engines:
+            return self._engines[name]
+        if name not in self._decoders:
+            from acegit.engine.backend import load_engine
+
+            self._decoders[name] = load_engine(self.ref(name), self.device, decode_only=True)
+        return self._decoders[name]
 
     def latent_rate(self, lock: Lock) -> float | None:
         """Latent frames per second of a snapshot's model, from its config.json (no torch); None when unknown."""

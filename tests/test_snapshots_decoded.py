@@ -66,12 +66,12 @@ def test_a_kept_decode_is_the_fresh_decode_byte_for_byte(dproject: Project) -> N
     lock = read_lock(_snapshot(p, "theme", 5))
     first = Snapshots(p, "cpu")
     fresh = first.audio(lock, "theme")
-    assert fresh.source == SNAPSHOT and first.models._engines  # decoded
+    assert fresh.source == SNAPSHOT and first.models._decoders  # decoded
     (kept_file,) = _decoded_files(p)
 
     again = Snapshots(p, "cpu")
     kept = again.audio(lock, "theme")
-    assert not again.models._engines  # nothing loaded: the kept decode came back
+    assert not again.models._decoders  # nothing loaded: the kept decode came back
     assert kept.source == SNAPSHOT and kept.sample_rate == fresh.sample_rate
     assert kept.wave.dtype == np.float32 and kept.wave.tobytes() == fresh.wave.tobytes()
     kept.wave[0] = 1.0  # as writable as a fresh decode's array, and the file does not change with it
@@ -122,7 +122,7 @@ def test_a_damaged_decode_is_refused_and_decoded_again(dproject: Project, damage
     path.write_bytes(bad)
     s = Snapshots(p, "cpu")
     assert s.audio(lock, "theme").wave.tobytes() == fresh
-    assert s.models._engines  # refused, so decoded again
+    assert s.models._decoders  # refused, so decoded again
     assert path.read_bytes() == good  # and replaced by the good file
 
 
@@ -161,7 +161,7 @@ def test_a_loop_and_a_plain_decode_of_one_snapshot_are_kept_apart(dproject: Proj
     s = Snapshots(p, "cpu")
     assert s.audio(lock, "theme", loop=True).wave.tobytes() == loop
     assert s.audio(lock, "theme").wave.tobytes() == plain
-    assert not s.models._engines
+    assert not s.models._decoders
 
 
 def test_an_unwritable_cache_only_costs_a_decode(dproject: Project) -> None:
@@ -211,3 +211,16 @@ def test_the_second_diff_of_two_commits_decodes_nothing_and_imports_no_torch(dpr
     assert second == first and first["tracks"][0]["audio"] is not None  # type: ignore[index]
     # In process too: the metrics of kept decodes are the metrics of fresh ones.
     assert diff_tracks(p, v1, v2).to_json() == first
+
+
+def test_decoding_loads_no_dit_unless_the_run_samples_with_that_model(dproject: Project) -> None:
+    from acegit.engine.model import DecodeOnly
+
+    models = Models(dproject, "cpu")
+    decoder = models.decoding_engine("test")
+    assert isinstance(decoder.model.dit, DecodeOnly)  # type: ignore[attr-defined]
+    full = models.engine("test")  # a render in the same run (export of a stale track) loads the whole model
+    assert not isinstance(full.model.dit, DecodeOnly)  # type: ignore[attr-defined]
+    assert Models(dproject, "cpu").engine("test") is not full
+    fresh = Models(dproject, "cpu")
+    assert fresh.engine("test") is fresh.decoding_engine("test")  # and then decodes with it
