@@ -42,6 +42,7 @@ class Models:
         self._decoders: dict[str, Backend] = {}  # decode-only engines (no DiT), for models this run never samples
         self._envs: dict[str, LockEnvironment] = {}
         self._rates: dict[tuple[str, str], float | None] = {}
+        self._decoder: dict[str, dict[str, Any]] = {}
 
     def ref(self, name: str) -> ModelRef:
         """The resolved model (weights folder and hash, read from its small `sha256` file: no torch)."""
@@ -69,30 +70,28 @@ class Models:
 
     def decoder(self, backend: str) -> dict[str, Any]:
         """Where this process decodes, as the key of a decoded snapshot names it. On the CPU without torch: the
-        machine, the installed torch, the pinned code paths (`engine/numerics.py`) and a backend's own libraries —
-        what the CPU environment class of a decode follows from on one machine; on another device, the environment
-        fingerprint (which starts torch)."""
-        if self.device != "cpu":
-            from acegit.engine.device import environment
+        machine, the installed torch build, the pinned code paths (`engine/numerics.py`) and a backend's own
+        libraries — what the CPU environment class of a decode follows from on one machine; on another device, the
+        environment fingerprint's fields (which starts torch)."""
+        if backend not in self._decoder:
+            if self.device != "cpu":
+                from acegit.engine.device import environment
 
-            e = environment(self.device)
-            return {"device_class": e["device_class"], "torch": e["torch"], "dtype": e["dtype"]}
-        from importlib.metadata import PackageNotFoundError, version
+                e = environment(self.device)
+                found = {"device_class": e["device_class"], "torch": e["torch"], "dtype": e["dtype"]}
+            else:
+                from acegit.engine.backend import backend_libraries
+                from acegit.engine.numerics import PINNED_ENV
 
-        from acegit.engine.backend import backend_libraries
-        from acegit.engine.numerics import PINNED_ENV
-
-        try:
-            torch = version("torch")
-        except PackageNotFoundError:
-            torch = "missing"
-        return {
-            "device": "cpu",
-            "machine": platform.machine().lower(),
-            "torch": torch,
-            "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
-            "libraries": backend_libraries(backend),
-        }
+                found = {
+                    "device": "cpu",
+                    "machine": platform.machine().lower(),
+                    "torch": _torch_build(),
+                    "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
+                    "libraries": backend_libraries(backend),
+                }
+            self._decoder[backend] = found
+        return self._decoder[backend]
 
     def engine(self, name: str) -> Backend:
         """The loaded engine of model `name`, either backend."""
@@ -143,6 +142,22 @@ class Models:
                 rate = None  # not available: the snapshot's own shape and duration give it within a frame
             self._rates[key] = rate
         return self._rates[key]
+
+
+def _torch_build() -> str:
+    """The installed torch build, without importing it: sha256 of its `torch/version.py` (version, git commit, CUDA
+    or CPU build), a few hundred bytes; "missing" without torch."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return "missing"
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "version.py"), "rb") as f:
+            return hashlib.sha256(f.read(64 << 10)).hexdigest()
+    except OSError:
+        return "unknown"
 
 
 def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool, vocoder: str | None = None) -> np.ndarray:
