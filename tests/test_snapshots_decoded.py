@@ -20,7 +20,7 @@ from acegit.project import Project, load_project
 from acegit.snapshots import SNAPSHOT, Models, Snapshots, decoded_fields
 from acegit.track import load_track
 
-SECONDS = 2.0
+SECONDS = 1.0
 
 
 def _git(root: Path, *args: str) -> str:
