@@ -74,7 +74,8 @@ class Models:
         libraries — what the CPU environment class of a decode follows from on one machine; on another device, the
         environment fingerprint's fields (which starts torch)."""
         if backend not in self._decoder:
-            if self.device != "cpu":
+            build, cpu_only = _torch_build()
+            if self.device != "cpu" and not (self.device == "auto" and cpu_only):  # "auto" is the CPU without CUDA
                 from acegit.engine.device import environment
 
                 e = environment(self.device)
@@ -86,7 +87,7 @@ class Models:
                 found = {
                     "device": "cpu",
                     "machine": platform.machine().lower(),
-                    "torch": _torch_build(),
+                    "torch": build,
                     "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
                     "libraries": backend_libraries(backend),
                 }
@@ -144,20 +145,24 @@ class Models:
         return self._rates[key]
 
 
-def _torch_build() -> str:
+def _torch_build() -> tuple[str, bool]:
     """The installed torch build, without importing it: sha256 of its `torch/version.py` (version, git commit, CUDA
-    or CPU build), a few hundred bytes; "missing" without torch."""
+    or CPU build; "missing" without torch), and whether that build has neither CUDA nor ROCm (then device "auto" is
+    the CPU, as `engine.device.resolve_device` resolves it)."""
     import hashlib
     import importlib.util
+    import re
 
     spec = importlib.util.find_spec("torch")
     if spec is None or spec.origin is None:
-        return "missing"
+        return "missing", False
     try:
         with open(os.path.join(os.path.dirname(spec.origin), "version.py"), "rb") as f:
-            return hashlib.sha256(f.read(64 << 10)).hexdigest()
+            text = f.read(64 << 10)
     except OSError:
-        return "unknown"
+        return "unknown", False
+    cpu_only = all(re.search(rb"^%s(: [^=\n]+)? = None$" % name, text, re.M) for name in (b"cuda", b"hip"))
+    return hashlib.sha256(text).hexdigest(), cpu_only
 
 
 def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool, vocoder: str | None = None) -> np.ndarray:

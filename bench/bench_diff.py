@@ -180,6 +180,7 @@ def cold_diff(root: Path, rounds: int, before: Path | None) -> None:
     if before is not None:
         b = times["cold `acegit diff`, code before (--before)"]
         print(f"ratio before / import torch: of medians {statistics.median(b) / statistics.median(torch_t):.2f}")
+    run_s(exe)  # the last round may have ended with a cold diff of the code before, which keeps no decodes
     probe = subprocess.run([sys.executable, "-X", "importtime", *exe[1:]], capture_output=True, text=True, check=True)
     tops = {line.split("|")[-1].strip().split(".")[0] for line in probe.stderr.splitlines() if "|" in line}
     print(f"second diff imported torch: {'torch' in tops}; scipy: {'scipy' in tops}")
@@ -209,7 +210,14 @@ def cold_diff(root: Path, rounds: int, before: Path | None) -> None:
 
     print(f"\n### levers, {rounds} interleaved rounds (load {os.getloadavg()[0]:.2f})\n")
     print("| lever | median (s) | min (s) | max (s) |\n| --- | --- | --- | --- |")
+    from acegit.lockfile import decode_latent
+    from acegit.snapshots import decode
+
+    decoder, latent = Engine.load(weights, "cpu", decode_only=True), decode_latent(read_lock(lock))
     levers = {
+        "two 30-s decodes (DCAE + Griffin-Lim), engine loaded": timed_s(
+            lambda: [decode(decoder, latent, SECONDS, False) for _ in range(2)]
+        ),
         "engine load, whole checkpoint": timed_s(lambda: Engine.load(weights, "cpu")),
         "engine load, decode-only (no DiT)": timed_s(lambda: Engine.load(weights, "cpu", decode_only=True)),
         "read a 30-s lock (data string sliced out)": timed_s(lambda: read_lock(lock)),

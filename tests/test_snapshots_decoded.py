@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -224,3 +225,37 @@ def test_decoding_loads_no_dit_unless_the_run_samples_with_that_model(dproject: 
     assert Models(dproject, "cpu").engine("test") is not full
     fresh = Models(dproject, "cpu")
     assert fresh.engine("test") is fresh.decoding_engine("test")  # and then decodes with it
+
+
+@pytest.mark.parametrize(
+    ("cuda", "hip", "cpu_only"), [("None", "None", True), ("'12.4'", "None", False), ("None", "'6.2'", False)]
+)
+def test_auto_is_the_cpu_for_a_cpu_only_torch_build_read_without_importing_it(
+    tmp_path: Path, cuda: str, hip: str, cpu_only: bool
+) -> None:
+    """`--device auto` with a torch built without CUDA or ROCm decodes on the CPU: its kept decodes are found without
+    starting torch (export's default device is auto). A build with either asks torch (`resolve_device`)."""
+    fake = tmp_path / "site" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('the fake torch is never imported')\n")
+    (fake / "version.py").write_text(
+        f"from typing import Optional\n__version__ = '2.13.0'\n"
+        f"cuda: Optional[str] = {cuda}\nhip: Optional[str] = {hip}\n"
+    )
+    code = (
+        "import sys\nfrom acegit.snapshots import _torch_build\n"
+        "b, cpu = _torch_build()\nprint(len(b), cpu, 'torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["64", str(cpu_only), "False"]
+
+
+def test_auto_and_cpu_name_one_decoder_here_when_torch_has_no_cuda(dproject: Project) -> None:
+    from acegit.snapshots import _torch_build
+
+    build, cpu_only = _torch_build()
+    auto = Models(dproject, "auto").decoder("builtin")
+    assert (auto == Models(dproject, "cpu").decoder("builtin")) == cpu_only
+    assert auto["torch" if cpu_only else "device_class"] == (build if cpu_only else auto["device_class"])
