@@ -25,7 +25,9 @@ def weights_hash(weights: bytes, config: bytes) -> str:
 
     The same rule as acegit.engine.registry.weights_hash_of, which reads it without torch.
     """
-    return hashlib.sha256(weights + config).hexdigest()
+    digest = hashlib.sha256(weights)  # updated in two steps: no 30-MB concatenated copy
+    digest.update(config)
+    return digest.hexdigest()
 
 
 def build_model(preset_name: str, seed: int = 0) -> MusicModel:
@@ -82,9 +84,12 @@ def load_checkpoint(
         raise AcegitError(f"model checkpoint {folder / WEIGHTS} is not a valid safetensors file: {e}") from e
     if decode_only:  # strict below still checks that every DCAE and vocoder tensor is there, and nothing else
         state = {k: v for k, v in state.items() if not k.startswith(DIT_PREFIX)}
-    model = MusicModel(cfg, dit=not decode_only)
+        with torch.device("meta"):  # no random initialisation to overwrite: the loaded tensors become the weights
+            model = MusicModel(cfg, dit=False)
+    else:
+        model = MusicModel(cfg)
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=decode_only)
     except RuntimeError as e:
         raise AcegitError(f"model checkpoint {folder} does not match its config: {e}") from e
     return model.eval(), digest
