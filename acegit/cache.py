@@ -154,6 +154,12 @@ class RenderCache:
         atomic_write_bytes(path, _DECODED_MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + data)
         return path
 
+    def decoded_files(self) -> Iterator[Path]:
+        """Every decoded snapshot's file, in key order (half-written ones are dot files, never listed)."""
+        folder = self.root / DECODED
+        if folder.is_dir():
+            yield from (p for p in sorted(folder.glob("??/*.f32")) if len(p.stem) == 64 and p.stem[:2] == p.parent.name)
+
     def entries(self) -> Iterator[CacheEntry]:
         """Every complete entry, in key order (half-written ones live in `.tmp-*` folders and are never listed)."""
         if not self.root.is_dir():

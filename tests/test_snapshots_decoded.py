@@ -259,3 +259,23 @@ def test_auto_and_cpu_name_one_decoder_here_when_torch_has_no_cuda(dproject: Pro
     auto = Models(dproject, "auto").decoder("builtin")
     assert (auto == Models(dproject, "cpu").decoder("builtin")) == cpu_only
     assert auto["torch" if cpu_only else "device_class"] == (build if cpu_only else auto["device_class"])
+
+
+def test_cache_gc_removes_old_decodes_and_keeps_recent_ones(dproject: Project) -> None:
+    from acegit.remotecache import gc
+
+    p = dproject
+    cache = RenderCache(p.cache_dir)
+    old = cache.put_decoded("a" * 64, 22050, b"\0" * 400)
+    new = cache.put_decoded("b" * 64, 22050, b"\0" * 400)
+    (old.parent / f".{old.name}.x.tmp").write_bytes(b"half")  # a killed writer's temp file
+    day = 86400
+    for f in (old, old.parent / f".{old.name}.x.tmp"):
+        os.utime(f, (f.stat().st_mtime - 10 * day,) * 2)
+    assert sorted(cache.decoded_files()) == [old, new]
+    dry = gc(p, 7, dry_run=True)
+    assert dry.removed == ["a" * 64] and old.exists()
+    result = gc(p, 7)
+    assert result.removed == ["a" * 64] and result.freed == dry.freed > 400 and result.kept == 1
+    assert not old.exists() and new.exists() and not (old.parent / f".{old.name}.x.tmp").exists()
+    assert cache.get_decoded("b" * 64, 22050, 100) == b"\0" * 400
