@@ -74,6 +74,8 @@ class Models:
         libraries — what the CPU environment class of a decode follows from on one machine; on another device, the
         environment fingerprint's fields (which starts torch)."""
         if backend not in self._decoder:
+            from acegit.engine.backend import backend_libraries
+
             build, cpu_only = _torch_build()
             if self.device != "cpu" and not (self.device == "auto" and cpu_only):  # "auto" is the CPU without CUDA
                 from acegit.engine.device import environment
@@ -81,7 +83,6 @@ class Models:
                 e = environment(self.device)
                 found = {"device_class": e["device_class"], "torch": e["torch"], "dtype": e["dtype"]}
             else:
-                from acegit.engine.backend import backend_libraries
                 from acegit.engine.numerics import PINNED_ENV
 
                 found = {
@@ -89,8 +90,8 @@ class Models:
                     "machine": platform.machine().lower(),
                     "torch": build,
                     "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
-                    "libraries": backend_libraries(backend),
                 }
+            found["libraries"] = backend_libraries(backend)
             self._decoder[backend] = found
         return self._decoder[backend]
 
