@@ -589,6 +589,16 @@ def gc(project: Project, older_than_days: float, remote: bool = False, dry_run: 
                     local.remove(entry.key)
             else:
                 result.kept += 1
+        for path in list(local.decoded_files()):  # decodes of snapshots (docs/diff.md): no lock pins them; by age
+            with contextlib.suppress(OSError):
+                stat = path.stat()
+                if stat.st_mtime < cutoff:
+                    if not dry_run:
+                        path.unlink()
+                    result.removed.append(path.stem)
+                    result.freed += stat.st_size
+                else:
+                    result.kept += 1
         result.debris = 0 if dry_run else local.clean_stale_tmp(STALE_UPLOAD_SECONDS)
         return result
     store = _need(project, write=not dry_run)

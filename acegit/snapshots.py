@@ -2,19 +2,24 @@
 
 `Models` resolves each model name once and loads each engine once, whatever its backend. `Snapshots.audio(lock)` is
 the audio of a lock file: from the render cache when that very render is there, else decoded from its latent with
-the model that made it — a loop track as one period of a loop, as `acegit render` decodes it (docs/export.md).
+the model that made it — a loop track as one period of a loop, as `acegit render` decodes it (docs/export.md) —
+and that decode kept in the render cache's `decoded/` folder, so the same snapshot is decoded once per machine.
 Torch is imported only when something has to be decoded or sampled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import platform
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from acegit.cache import CacheEntry, RenderCache, cache_key
+from acegit.cache import CacheEntry, RenderCache, cache_key, decoded_key
 from acegit.engine.registry import ModelRef, resolve_model
 from acegit.errors import AcegitError, InputError
+from acegit.fingerprint import RENDER_FORMAT_VERSION
 from acegit.lockfile import Lock, LockEnvironment, as_stored, decode_latent, read_lock
 from acegit.project import Project
 
@@ -34,8 +39,10 @@ class Models:
         self.project, self.device = project, device
         self._refs: dict[str, ModelRef | AcegitError] = {}
         self._engines: dict[str, Backend] = {}
+        self._decoders: dict[str, Backend] = {}  # decode-only engines (no DiT), for models this run never samples
         self._envs: dict[str, LockEnvironment] = {}
         self._rates: dict[tuple[str, str], float | None] = {}
+        self._decoder: dict[str, dict[str, Any]] = {}
 
     def ref(self, name: str) -> ModelRef:
         """The resolved model (weights folder and hash, read from its small `sha256` file: no torch)."""
@@ -61,6 +68,33 @@ class Models:
             )
         return self._envs[name]
 
+    def decoder(self, backend: str) -> dict[str, Any]:
+        """Where this process decodes, as the key of a decoded snapshot names it. On the CPU without torch: the
+        machine, the installed torch build, the pinned code paths (`engine/numerics.py`) and a backend's own
+        libraries — what the CPU environment class of a decode follows from on one machine; on another device, the
+        environment fingerprint's fields (which starts torch)."""
+        if backend not in self._decoder:
+            from acegit.engine.backend import backend_libraries
+
+            build, cpu_only = _torch_build()
+            if self.device != "cpu" and not (self.device == "auto" and cpu_only):  # "auto" is the CPU without CUDA
+                from acegit.engine.device import environment
+
+                e = environment(self.device)
+                found = {"device_class": e["device_class"], "torch": e["torch"], "dtype": e["dtype"]}
+            else:
+                from acegit.engine.numerics import PINNED_ENV
+
+                found = {
+                    "device": "cpu",
+                    "machine": platform.machine().lower(),
+                    "torch": build,
+                    "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
+                }
+            found["libraries"] = backend_libraries(backend)
+            self._decoder[backend] = found
+        return self._decoder[backend]
+
     def engine(self, name: str) -> Backend:
         """The loaded engine of model `name`, either backend."""
         if name not in self._engines:
@@ -82,7 +116,18 @@ class Models:
                 f"but the installed {name!r} has {ref.weights_hash[:19]}…",
                 hint=f"Point [models.{name}] in acegit.toml at the weights that made it.",
             )
-        return self.engine(name)
+        return self.decoding_engine(name)
+
+    def decoding_engine(self, name: str) -> Backend:
+        """An engine that decodes model `name`'s latents: the loaded one when this run samples with it too, else
+        one loaded to decode only (the DCAE and vocoder; the weights hash still checked over the whole file)."""
+        if name in self._engines:
+            return self._engines[name]
+        if name not in self._decoders:
+            from acegit.engine.backend import load_engine
+
+            self._decoders[name] = load_engine(self.ref(name), self.device, decode_only=True)
+        return self._decoders[name]
 
     def latent_rate(self, lock: Lock) -> float | None:
         """Latent frames per second of a snapshot's model, from its config.json (no torch); None when unknown."""
@@ -101,6 +146,26 @@ class Models:
         return self._rates[key]
 
 
+def _torch_build() -> tuple[str, bool]:
+    """The installed torch build, without importing it: sha256 of its `torch/version.py` (version, git commit, CUDA
+    or CPU build; "missing" without torch), and whether that build has neither CUDA nor ROCm (then device "auto" is
+    the CPU, as `engine.device.resolve_device` resolves it)."""
+    import hashlib
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        return "missing", False
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "version.py"), "rb") as f:
+            text = f.read(64 << 10)
+    except OSError:
+        return "unknown", False
+    cpu_only = all(re.search(rb"^%s(: [^=\n]+)? = None$" % name, text, re.M) for name in (b"cuda", b"hip"))
+    return hashlib.sha256(text).hexdigest(), cpu_only
+
+
 def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool, vocoder: str | None = None) -> np.ndarray:
     """A latent's waveform as `acegit render` publishes it: `duration` seconds; a loop as one period of a loop;
     with the track's vocoder (None: the model's default, which the weights hash pins).
@@ -109,6 +174,34 @@ def decode(engine: Backend, latent: np.ndarray, duration: float, loop: bool, voc
     from its snapshot (show, diff, export on a fresh clone) are the same samples (render format 3)."""
     n = round(duration * engine.sample_rate)
     return engine.decode(as_stored(latent), num_samples=n, loop=loop, vocoder=vocoder)
+
+
+def decoded_fields(lock: Lock, loop: bool, decoder: dict[str, Any]) -> dict[str, Any]:
+    """What the audio decoded from a snapshot depends on, hashed into its name in the render cache: the render
+    format of this acegit (the decode's maths), the snapshot's own fingerprints, model, weights and latent (the stored
+    float16 payload and its shape), the length, rate and vocoder its lock records, loop or not, and where it is
+    decoded (`Models.decoder`)."""
+    return {
+        "kind": "decoded snapshot",
+        "render_format": RENDER_FORMAT_VERSION,
+        "input": lock.input.fingerprint,
+        "environment": lock.environment.fingerprint,
+        "model": lock.input.model,
+        "backend": lock.input.backend,
+        "weights": lock.input.weights,
+        "latent": {
+            "shape": list(lock.latent.shape),
+            "sha256": lock.latent.sha256,
+            "payload_sha256": lock.latent.payload_sha256,
+            "dtype": lock.latent.dtype,
+            "encoding": lock.latent.encoding,
+        },
+        "duration": lock.audio.duration,
+        "sample_rate": lock.audio.sample_rate,
+        "vocoder": lock.audio.vocoder,
+        "loop": loop,
+        "decoder": decoder,
+    }
 
 
 @dataclass(frozen=True)
@@ -165,13 +258,30 @@ class Snapshots:
         key = (lock.latent.sha256, lock.input.weights, loop, lock.audio.vocoder)
         if key not in self._audio:
             cached = cached_render_of(self.cache, lock)
-            if cached is not None:
-                audio = Audio(cached.wave, cached.sample_rate, CACHE)
-            else:
-                engine = self.models.engine_of(lock, shown)
-                wave = decode(engine, decode_latent(lock), lock.audio.duration, loop, lock.audio.vocoder)
-                audio = Audio(wave, engine.sample_rate, SNAPSHOT)
+            audio = (
+                Audio(cached.wave, cached.sample_rate, CACHE)
+                if cached is not None
+                else self._decoded(lock, shown, loop)
+            )
             while len(self._audio) >= KEEP_WAVES:  # bounded for a diff of a thousand tracks
                 del self._audio[next(iter(self._audio))]
             self._audio[key] = audio
         return self._audio[key]
+
+    def _decoded(self, lock: Lock, shown: str, loop: bool) -> Audio:
+        """A snapshot's audio decoded from its latent: kept from an earlier decode on this machine (verified), else
+        decoded now and kept (a cache that cannot be written only costs the next run a decode)."""
+        import numpy as np
+
+        key = decoded_key(decoded_fields(lock, loop, self.models.decoder(lock.input.backend)))
+        rate, samples = lock.audio.sample_rate, round(lock.audio.duration * lock.audio.sample_rate)
+        kept = self.cache.get_decoded(key, rate, samples)
+        if kept is not None:
+            return Audio(np.frombuffer(bytearray(kept), dtype="<f4"), rate, SNAPSHOT)
+        engine = self.models.engine_of(lock, shown)
+        wave = decode(engine, decode_latent(lock), lock.audio.duration, loop, lock.audio.vocoder)
+        if engine.sample_rate == rate and wave.dtype == np.float32 and wave.shape == (samples,):
+            environment = self.models.environment(lock.input.model).fingerprint
+            with contextlib.suppress(OSError):
+                self.cache.put_decoded(key, rate, np.ascontiguousarray(wave, "<f4").tobytes(), environment)
+        return Audio(wave, engine.sample_rate, SNAPSHOT)

@@ -196,3 +196,46 @@ def test_lock_records_the_backend_and_reads_old_locks_without_it(project: Projec
     path.write_text(dumps_lock(lock).replace('backend = "builtin"\n', ""))
     assert read_lock(path).input.backend == "builtin"
     assert LockInput("f", "s", "m", "w", 1).backend == "builtin"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    ["as written", "literal string", "escaped data", "data not last", "another table after", "two data keys", "crlf"],
+)
+def test_the_sliced_data_string_reads_as_tomllib_reads_it(project: Project, tmp_path: Path, variant: str) -> None:
+    """The reader slices the base64 `data` out of a lock as write_lock lays it out (issue 19: tomllib spent ~15 ms of
+    a 30-s lock in that string); any other layout is parsed whole, so every file reads as tomllib reads it."""
+    import tomllib
+
+    from acegit.lockfile import _parse, _split_data, loads_lock
+
+    lock, _ = _lock(project)
+    text = dumps_lock(lock)
+    data = lock.latent.data
+    if variant == "literal string":
+        text = text.replace(f'"""\n{data}"""', f"'''\n{data}'''")
+    elif variant == "escaped data":  # the same string, a character of it written as an escape
+        text = text.replace(f'"""\n{data[:5]}', f'"""\n{data[:4]}\\u{ord(data[4]):04X}')
+    elif variant == "data not last":
+        text = text.replace(f'data = """\n{data}"""\n', f'data = """\n{data}"""\nzzz = 1\n')
+    elif variant == "another table after":
+        text = text.replace(f'data = """\n{data}"""\n', f'data = ""\n\n[extra]\ndata = """\n{data}"""\n')
+    elif variant == "two data keys":
+        text = text.replace("[latent]\n", '[latent]\ndata = ""\n')
+    elif variant == "crlf":
+        text = text.replace("\n", "\r\n")
+    raw = text.encode()
+    # (Two data keys: sliced, then the rest has a duplicate key, and tomllib judges the whole file.)
+    assert (_split_data(raw) is not None) == (variant in ("as written", "two data keys"))
+    from acegit.lockfile import _LockErrors
+
+    err = _LockErrors("example.lock.toml", "example")
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        with pytest.raises(InputError, match="invalid TOML"):
+            _parse(raw, err)
+        return
+    assert _parse(raw, err) == expected
+    if variant in ("as written", "literal string", "escaped data", "crlf"):
+        assert loads_lock(raw, "example", "example.lock.toml") == lock

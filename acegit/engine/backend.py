@@ -64,12 +64,13 @@ def backend_libraries(backend: str) -> str:
     return ", ".join(found)
 
 
-def load_engine(ref: ModelRef, device: str = "auto") -> Backend:
-    """Load the engine of a resolved model; torch (and, for ace-step, diffusers) is imported only here."""
+def load_engine(ref: ModelRef, device: str = "auto", decode_only: bool = False) -> Backend:
+    """Load the engine of a resolved model; torch (and, for ace-step, diffusers) is imported only here.
+    `decode_only`: what decoding needs and no more (the built-in backend skips the DiT; ace-step loads it all)."""
     if ref.backend == ACE_STEP:
         from acegit.engine.acestep import AceStepEngine
 
         return AceStepEngine.load(ref, device=device)
     from acegit.engine.inference import Engine
 
-    return Engine.load(ref, device=device)
+    return Engine.load(ref, device=device, decode_only=decode_only)

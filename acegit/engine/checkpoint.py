@@ -17,6 +17,7 @@ from acegit.fsutil import atomic_write_bytes, atomic_write_text
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 HASH = "sha256"
+DIT_PREFIX = "dit."  # the DiT's tensors in model.safetensors: a decode-only load skips them
 
 
 def weights_hash(weights: bytes, config: bytes) -> str:
@@ -24,7 +25,9 @@ def weights_hash(weights: bytes, config: bytes) -> str:
 
     The same rule as acegit.engine.registry.weights_hash_of, which reads it without torch.
     """
-    return hashlib.sha256(weights + config).hexdigest()
+    digest = hashlib.sha256(weights)  # updated in two steps: no 30-MB concatenated copy
+    digest.update(config)
+    return digest.hexdigest()
 
 
 def build_model(preset_name: str, seed: int = 0) -> MusicModel:
@@ -64,10 +67,13 @@ def _read(path: Path) -> bytes:
         ) from None
 
 
-def load_checkpoint(folder: Path, expected_hash: str | None = None) -> tuple[MusicModel, str]:
+def load_checkpoint(
+    folder: Path, expected_hash: str | None = None, decode_only: bool = False
+) -> tuple[MusicModel, str]:
     """Load and verify a weights folder; returns the model (eval mode, CPU) and its hex weights hash.
 
-    expected_hash (hex, or "sha256:<hex>" as in ModelRef) must match too when given.
+    expected_hash (hex, or "sha256:<hex>" as in ModelRef) must match too when given. `decode_only` builds and loads
+    what decoding needs (DCAE and vocoder), not the DiT; the hash still covers the whole file.
     """
     folder = Path(folder)
     weights, config, digest = read_verified(folder, expected_hash)
@@ -76,9 +82,14 @@ def load_checkpoint(folder: Path, expected_hash: str | None = None) -> tuple[Mus
         state = load_safetensors(weights)
     except Exception as e:  # safetensors raises its own error type on a malformed header
         raise AcegitError(f"model checkpoint {folder / WEIGHTS} is not a valid safetensors file: {e}") from e
-    model = MusicModel(cfg)
+    if decode_only:  # strict below still checks that every DCAE and vocoder tensor is there, and nothing else
+        state = {k: v for k, v in state.items() if not k.startswith(DIT_PREFIX)}
+        with torch.device("meta"):  # no random initialisation to overwrite: the loaded tensors become the weights
+            model = MusicModel(cfg, dit=False)
+    else:
+        model = MusicModel(cfg)
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=decode_only)
     except RuntimeError as e:
         raise AcegitError(f"model checkpoint {folder} does not match its config: {e}") from e
     return model.eval(), digest

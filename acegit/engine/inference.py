@@ -69,15 +69,18 @@ class Engine:
         self._text_cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     @classmethod
-    def load(cls, ref_or_path: ModelRef | Path | str, device: str | torch.device = "auto") -> Engine:
-        """Load a verified checkpoint folder (or a resolved ModelRef, whose hash must match too)."""
+    def load(
+        cls, ref_or_path: ModelRef | Path | str, device: str | torch.device = "auto", decode_only: bool = False
+    ) -> Engine:
+        """Load a verified checkpoint folder (or a resolved ModelRef, whose hash must match too); `decode_only`:
+        without the DiT (an engine that decodes and cannot sample: diff, show, export of a snapshot)."""
         dev = resolve_device(device)
         if isinstance(ref_or_path, ModelRef):
             if ref_or_path.backend != "builtin":
                 raise AcegitError(f"model {ref_or_path.name!r} has backend {ref_or_path.backend!r}, not this engine")
-            model, digest = load_checkpoint(ref_or_path.path, ref_or_path.weights_hash)
+            model, digest = load_checkpoint(ref_or_path.path, ref_or_path.weights_hash, decode_only=decode_only)
         else:
-            model, digest = load_checkpoint(Path(ref_or_path))
+            model, digest = load_checkpoint(Path(ref_or_path), decode_only=decode_only)
         return cls(model, digest, dev)
 
     @property

@@ -82,6 +82,9 @@ class WarmEngines(Models):
             self.loaded[key] = load_engine(ref, self.device)
         return self.loaded[key]
 
+    def decoding_engine(self, name: str) -> Backend:
+        return self.engine(name)  # the warm engines decode too: one engine per model in the server
+
 
 def make_snapshots(project: Project, engines: WarmEngines) -> Snapshots:
     """The audio of snapshots (audio, diff), decoded with the render worker's loaded models."""

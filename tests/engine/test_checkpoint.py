@@ -81,3 +81,23 @@ def test_missing_file_and_mismatched_config(copy: Path) -> None:
     (copy / "sha256").unlink()
     with pytest.raises(AcegitError, match="missing"):
         load_checkpoint(copy)
+
+
+def test_a_decode_only_load_skips_the_dit_and_still_checks_the_whole_file(copy: Path) -> None:
+    from acegit.engine.checkpoint import DIT_PREFIX
+
+    full, digest = load_checkpoint(copy)
+    decoder, same = load_checkpoint(copy, decode_only=True)
+    assert same == digest
+    kept = decoder.state_dict()
+    assert kept and not any(k.startswith(DIT_PREFIX) for k in kept)
+    assert kept.keys() == {k for k in full.state_dict() if not k.startswith(DIT_PREFIX)}
+    assert all(torch.equal(v, full.state_dict()[k]) for k, v in kept.items())
+    with pytest.raises(AcegitError, match="decode only"):
+        decoder.dit(torch.zeros(1))
+    # A byte of the DiT's tensors changed: the decode-only load never uses it, and refuses the file all the same.
+    data = bytearray((copy / "model.safetensors").read_bytes())
+    data[-5] ^= 0x01
+    (copy / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(AcegitError, match="damaged"):
+        load_checkpoint(copy, decode_only=True)

@@ -131,3 +131,31 @@ def test_cuda_batch_and_repeat(tiny_random_checkpoint: Path) -> None:
     alone = engine.generate([BASE])[0]
     batch = engine.generate([dataclasses.replace(BASE, seed=s) for s in range(3)] + [BASE])
     assert digest(batch[-1]) == digest(alone) == digest(engine.generate([BASE])[0])
+
+
+_DECODE_ONLY_CHILD = """
+import hashlib, sys, numpy as np, torch
+from acegit.engine.inference import Engine
+torch.set_num_threads(int(sys.argv[2]))
+engine = Engine.load(sys.argv[1], device="cpu", decode_only=True)
+latent = np.random.default_rng(int(sys.argv[3])).standard_normal((8, 16, 24)).astype(np.float32)
+print(*(hashlib.sha256(engine.decode(latent, loop=loop).tobytes()).hexdigest() for loop in (False, True)))
+"""
+
+
+def test_a_decode_only_engine_decodes_what_the_full_engine_does(tiny_engine, tiny_random_checkpoint: Path) -> None:
+    """Diff, show and export decode with an engine loaded without its DiT (issue 19): the same samples as the full
+    engine's, twice in one process, in two processes at 1 and 2 threads; and it refuses to sample."""
+    from acegit.engine.inference import Engine
+    from acegit.errors import AcegitError
+
+    decoder = Engine.load(tiny_random_checkpoint, device="cpu", decode_only=True)
+    latent = np.random.default_rng(3).standard_normal((8, 16, 24)).astype(np.float32)
+    here = [hashlib.sha256(tiny_engine.decode(latent, loop=loop).tobytes()).hexdigest() for loop in (False, True)]
+    for _ in range(2):
+        assert [
+            hashlib.sha256(decoder.decode(latent, loop=loop).tobytes()).hexdigest() for loop in (False, True)
+        ] == here
+    assert outputs_at_one_and_two_threads(_DECODE_ONLY_CHILD, str(tiny_random_checkpoint), "3") == {" ".join(here)}
+    with pytest.raises(AcegitError, match="decode only"):
+        decoder.generate([dataclasses.replace(BASE, duration=1.0, steps=1)])
