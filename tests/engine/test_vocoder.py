@@ -47,7 +47,7 @@ def test_nnls_magnitude_is_non_negative_and_fits_the_mel_better_than_the_pseudo_
 
 
 def test_deterministic_length_and_quality_against_librosa() -> None:
-    """Reference check only: librosa's mel_to_audio (scipy NNLS + 32 fast-GL iterations) is ~100x slower."""
+    """Reference check only: librosa's mel_to_stft + griffinlim (scipy NNLS + 32 fast-GL iterations) is ~100x slower."""
     librosa = pytest.importorskip("librosa")
     wave = plucks(0.75)
     mel = audio.mel_spectrogram(torch.from_numpy(wave), CFG)
@@ -56,9 +56,12 @@ def test_deterministic_length_and_quality_against_librosa() -> None:
     assert ours.shape == (len(wave),) and ours.dtype == torch.float32
     assert torch.equal(ours, vocoder(mel, len(wave)))
     assert vocoder(mel, len(wave) + 1000)[len(wave) + 600 :].abs().max() == 0  # zero past the last frame
-    ref = librosa.feature.inverse.mel_to_audio(
-        mel.numpy(), sr=CFG.sample_rate, n_fft=CFG.n_fft, hop_length=CFG.hop_length, power=1.0, n_iter=32,
-        pad_mode="reflect", length=len(wave),
+    # librosa's mel_to_audio starts Griffin-Lim from a random phase of numpy's global RNG: its error on this clip
+    # ranged 0.078-0.119 run to run (a flaky bound). The reference starts from zero phase, as ours does.
+    magnitude = librosa.feature.inverse.mel_to_stft(mel.numpy(), sr=CFG.sample_rate, n_fft=CFG.n_fft, power=1.0)
+    ref = librosa.griffinlim(
+        magnitude, n_iter=32, hop_length=CFG.hop_length, n_fft=CFG.n_fft, pad_mode="reflect", length=len(wave),
+        init=None,
     )  # fmt: skip
     ours_err, ref_err = mel_error(ours, mel), mel_error(ref, mel)
     assert ours_err < 0.15
