@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cliprobe import HEAVY, probe
 
 from acegit.project import Project
-
-HEAVY = ("torch", "numpy", "git", "librosa", "scipy")
-
-PROBE = """
-import json, sys
-from acegit.cli import main
-sys.argv = ["acegit", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as e:
-    code = e.code
-print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in %r)}))
-"""
-
-
-def _probe(cwd: Path, *args: str) -> dict[str, object]:
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE % (HEAVY,), *args], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture
@@ -41,9 +21,9 @@ def rendered(project: Project, render_fake: Callable[[Project, str], Path]) -> P
 
 @pytest.mark.parametrize("args", [("--help",), ("status",), ("status", "--json"), ("render",), ("render", "--json")])
 def test_no_heavy_imports(rendered: Project, args: tuple[str, ...]) -> None:
-    result = _probe(rendered.root, *args)
-    assert result["code"] in (0, None)
-    assert result["loaded"] == []
+    result = probe(rendered.root, *args)
+    assert result.code in (0, None)
+    assert result.loaded == []
 
 
 def test_help_imports_no_markdown_renderer(rendered: Project) -> None:
@@ -106,9 +86,9 @@ def test_render_force_that_restores_from_the_cache_imports_no_torch(
     lock = cache_render(project, "example")
     before = lock.read_bytes()
     (project.build_dir / "example.wav").unlink(missing_ok=True)
-    result = _probe(project.root, "render", "--force", "--json")
-    assert result["code"] in (0, None)
-    assert "torch" not in result["loaded"]
+    result = probe(project.root, "render", "--force", "--json")
+    assert result.code in (0, None)
+    assert "torch" not in result.loaded
     assert (project.build_dir / "example.wav").is_file() and lock.read_bytes() == before
 
 
@@ -125,8 +105,8 @@ def test_a_restore_from_the_cache_remote_imports_no_torch(
     monkeypatch.setenv(REMOTE_ENV, f"file://{tmp_path / 'team-cache'}")
     assert len(push(project).copied) == 1
     shutil.rmtree(project.cache_dir)
-    result = _probe(project.root, "render", "--force", "--json")
-    assert result["code"] in (0, None)
-    assert "torch" not in result["loaded"]
+    result = probe(project.root, "render", "--force", "--json")
+    assert result.code in (0, None)
+    assert "torch" not in result.loaded
     assert (project.build_dir / "example.wav").is_file() and lock.read_bytes() == before
     assert any(project.cache_dir.glob("*/*/audio.wav"))  # downloaded into the local cache, verified

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cliprobe import Probe, probe
 
 from acegit.cache import DECODED, RenderCache, decoded_key
 from acegit.diff import diff_tracks
@@ -174,18 +175,6 @@ def test_an_unwritable_cache_only_costs_a_decode(dproject: Project) -> None:
     assert RenderCache(p.cache_dir).get_decoded("0" * 64, 22050, 10) is None
 
 
-PROBE = """
-import json, sys
-from acegit.cli import main
-sys.argv = ["acegit", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as e:
-    code = e.code
-print(json.dumps({"code": code, "torch": sorted(m for m in sys.modules if m.split(".")[0] == "torch")}))
-"""
-
-
 def test_the_second_diff_of_two_commits_decodes_nothing_and_imports_no_torch(dproject: Project) -> None:
     p = dproject
     _snapshot(p, "theme", 5)
@@ -193,22 +182,15 @@ def test_the_second_diff_of_two_commits_decodes_nothing_and_imports_no_torch(dpr
     _snapshot(p, "theme", 6)
     v2 = _commit(p.root, "v2")
 
-    def diff() -> tuple[dict[str, object], dict[str, object]]:
-        proc = subprocess.run(
-            [sys.executable, "-c", PROBE, "diff", v1, v2, "--json"],
-            cwd=p.root,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        *out, probe = proc.stdout.strip().splitlines()
-        return json.loads("\n".join(out)), json.loads(probe)
+    def diff() -> tuple[dict[str, object], Probe]:
+        result = probe(p.root, "diff", v1, v2, "--json", modules=("torch",), timeout=300)
+        return json.loads(result.output), result
 
-    first, probe = diff()
-    assert probe["code"] in (0, None) and probe["torch"]  # the first diff decodes both snapshots
+    first, result = diff()
+    assert result.code in (0, None) and result.loaded  # the first diff decodes both snapshots
     assert len(_decoded_files(p)) == 2
-    second, probe = diff()
-    assert probe["code"] in (0, None) and probe["torch"] == []
+    second, result = diff()
+    assert result.code in (0, None) and result.loaded == []
     assert second == first and first["tracks"][0]["audio"] is not None  # type: ignore[index]
     # In process too: the metrics of kept decodes are the metrics of fresh ones.
     assert diff_tracks(p, v1, v2).to_json() == first

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from cliprobe import probe
 from serverkit import FAST_TRACK, TOKEN, Server, acegit, make_project, run_job
 
 OUTPUTS = ("tracks/song.lock.toml", "build/song.wav")
@@ -80,31 +80,13 @@ def test_same_bits_twice_in_one_server_and_across_two(tmp_path: Path, serve: Cal
     assert all(r == runs[0] for r in runs[1:])
 
 
-PROBE = """
-import json, sys
-from acegit.cli import main
-sys.argv = ["acegit", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as e:
-    code = e.code
-print(json.dumps({"code": code, "torch": "torch" in sys.modules}))
-"""
-
-
 def test_daemon_use_renders_through_the_running_server(tmp_path: Path, serve: Callable[..., Server]) -> None:
-    import subprocess
-
     from serverkit import env
 
     root = make_project(tmp_path / "proj")
     s = serve(root)
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, "render", "--no-cache", "--json"],
-        cwd=root, env=env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    probe = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert probe["code"] in (0, None) and probe["torch"] is False, proc.stderr  # the client side never imports torch
+    result = probe(root, "render", "--no-cache", "--json", modules=("torch",), env=env(), timeout=120)
+    assert result.code in (0, None) and result.loaded == [], result.stderr  # the client side never imports torch
     with s.client() as c:
         jobs = c.get("/v1/jobs").json()["jobs"]
     assert [j["kind"] for j in jobs] == ["inline"]  # sampled by the server
