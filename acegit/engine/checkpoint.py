@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
+from torch import nn
 
 from acegit.engine.config import ModelConfig, preset
 from acegit.engine.model import MusicModel
@@ -17,6 +20,7 @@ from acegit.fsutil import atomic_write_bytes, atomic_write_text
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 HASH = "sha256"
+M = TypeVar("M", bound=nn.Module)
 DIT_PREFIX = "dit."  # the DiT's tensors in model.safetensors: a decode-only load skips them
 
 
@@ -30,22 +34,34 @@ def weights_hash(weights: bytes, config: bytes) -> str:
     return digest.hexdigest()
 
 
-def build_model(preset_name: str, seed: int = 0) -> MusicModel:
-    """A randomly initialised model of a named preset; the seed makes the initial weights reproducible."""
-    cfg = preset(preset_name)
+def seeded(seed: int, make: Callable[[], M]) -> M:
+    """`make()` with torch's global generator seeded (nn.Module initialisers draw from it), then restored: the
+    initial weights of a new model are reproducible and the caller's random stream is untouched."""
     gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # nn.Module initialisers draw from the global generator; restore it afterwards
+    torch.manual_seed(seed)
     try:
-        return MusicModel(cfg)
+        return make()
     finally:
         torch.random.set_rng_state(gen_state)
 
 
+def build_model(preset_name: str, seed: int = 0) -> MusicModel:
+    """A randomly initialised model of a named preset; the seed makes the initial weights reproducible."""
+    cfg = preset(preset_name)
+    return seeded(seed, lambda: MusicModel(cfg))
+
+
+def save_module(module: nn.Module, config_json: str, folder: Path) -> str:
+    """Any model's weights folder (this format, also the transcriber's): its float32 CPU tensors as safetensors and
+    its config, written atomically (weights and config first, hash last); returns the hash."""
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in module.state_dict().items()}
+    weights = save_safetensors(state, metadata={"format": "pt"})
+    return write_verified(Path(folder), weights, config_json.encode("utf-8"))
+
+
 def save_checkpoint(model: MusicModel, folder: Path) -> str:
     """Write the three files atomically (weights and config first, hash last) and return the hash."""
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    weights = save_safetensors(state, metadata={"format": "pt"})
-    return write_verified(Path(folder), weights, model.cfg.to_json().encode("utf-8"))
+    return save_module(model, model.cfg.to_json(), folder)
 
 
 def write_verified(folder: Path, weights: bytes, config: bytes) -> str:

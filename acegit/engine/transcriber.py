@@ -20,11 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from acegit.engine.audio import log_mel
-from acegit.engine.checkpoint import read_verified, write_verified
+from acegit.engine.checkpoint import read_verified, save_module, seeded
 from acegit.engine.config import AudioConfig, _build
 from acegit.engine.device import set_deterministic
 from acegit.errors import AcegitError
@@ -116,19 +115,12 @@ class Transcriber(nn.Module):
 
 def build_transcriber(cfg: TranscriberConfig | None = None, seed: int = 0) -> Transcriber:
     """A randomly initialised transcriber; the seed makes the initial weights reproducible."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        return Transcriber(cfg or TranscriberConfig())
-    finally:
-        torch.random.set_rng_state(state)
+    return seeded(seed, lambda: Transcriber(cfg or TranscriberConfig()))
 
 
 def save_transcriber(model: Transcriber, folder: Path) -> str:
     """The model as acegit ships it (model.safetensors + config.json + sha256, written atomically); returns the hash."""
-    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    weights = save_safetensors(state, metadata={"format": "pt"})
-    return write_verified(Path(folder), weights, model.cfg.to_json().encode("utf-8"))
+    return save_module(model, model.cfg.to_json(), folder)
 
 
 def load_transcriber(folder: Path, expected_hash: str | None = None) -> tuple[Transcriber, str]:
