@@ -91,9 +91,9 @@ def dpmpp_2m(
 
     With alpha = 1 - sigma and the data prediction x0 = x - sigma * v, each step is the exact solution of the ODE for
     a data prediction that is linear in lambda = log(alpha / sigma), extrapolated from this step's and the previous
-    step's x0. The first step and the last (to sigma = 0, where lambda is infinite) are first order, which on this path
-    is exactly an Euler step. The step coefficients are computed in float64 on the CPU, then every update is a chain of
-    single multiplies and adds (no fused multiply-add), so a result does not depend on the thread count.
+    step's x0. The first two steps (lambda is -inf at sigma = 1) and the last (+inf at sigma = 0) are first order, which
+    on this path is exactly an Euler step. The step coefficients are computed in float64 on the CPU, then every update
+    is a chain of single multiplies and adds (no fused multiply-add), so a result does not depend on the thread count.
     """
     extra_args = extra_args or {}
     s = sigmas.double().cpu()
@@ -102,17 +102,15 @@ def dpmpp_2m(
     for i in range(len(s) - 1):
         v = _velocity(model, x, sigmas[i], extra_args)
         x0 = x - sigmas[i].to(x) * v
-        ratio, weight = (s[i + 1] / s[i]).item(), (1 - s[i + 1]).item()
-        # r = h_{i-1} / h_i; infinite after the first step from sigma = 1 (lambda = -inf): first order there too
-        r = ((lam[i] - lam[i - 1]) / (lam[i + 1] - lam[i])).item() if previous is not None and s[i + 1] > 0 else 0.0
-        d = (
-            x0 * (1 + 1 / (2 * r)) - previous * (1 / (2 * r))
-            if previous is not None and math.isfinite(r) and r > 0
-            else x0
-        )
-        # x_{i+1} = (sigma_{i+1} / sigma_i) x_i + (1 - sigma_{i+1}) (1 - e^{-h}) d, with e^{-h} = the sigma-ratio
-        # times alpha_i / alpha_{i+1}; the coefficient of d reduces to alpha_{i+1} - ratio * alpha_i.
-        x = x * ratio + d * (weight - ratio * (1 - s[i]).item())
+        ratio, alpha_next = (s[i + 1] / s[i]).item(), (1 - s[i + 1]).item()
+        d = x0  # first order: the first step, the one after it (lambda was -inf), and the last (to sigma = 0)
+        if previous is not None and s[i + 1] > 0:
+            r = ((lam[i] - lam[i - 1]) / (lam[i + 1] - lam[i])).item()  # h_{i-1} / h_i
+            if math.isfinite(r):
+                d = x0 * (1 + 1 / (2 * r)) - previous * (1 / (2 * r))
+        # x_{i+1} = (sigma_{i+1} / sigma_i) x_i + alpha_{i+1} (1 - e^{-h}) d, with e^{-h} = the sigma-ratio times
+        # alpha_i / alpha_{i+1}; the coefficient of d reduces to alpha_{i+1} - ratio * alpha_i.
+        x = x * ratio + d * (alpha_next - ratio * (1 - s[i]).item())
         previous = x0
         if callback is not None:
             callback({"i": i, "x": x, "sigma": sigmas[i], "sigma_next": sigmas[i + 1], "velocity": v})
