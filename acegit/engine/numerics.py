@@ -22,7 +22,11 @@ from acegit.errors import AcegitError
 # MKL's conditional numerical reproducibility in strict mode gives the same bits for any thread count; the AVX2 branch
 # of MKL and of ATen is the code path every x86-64 CPU with AVX2 (Intel since 2013, AMD since 2015) runs alike.
 PINNED_ENV = {"MKL_CBWR": "AVX2,STRICT", "ATEN_CPU_CAPABILITY": "avx2"}
-PINNED_CLASS = "cpu:x86-64-avx2"  # the CPU device class of a verified pinned process
+PINNED_CLASS = "cpu:x86-64-avx2"  # the CPU device class of a verified pinned process on an Intel CPU
+# MKL honours a CNR code branch on Intel CPUs only. On another vendor's CPU it keeps its own dispatch (it reports
+# "AUTO,STRICT" when asked for AVX2,STRICT), which is strict — the same bits at any thread count, measured on an AMD
+# EPYC — but not Intel's AVX2 branch: its latents differ from an Intel machine's in the last bits (docs/render.md).
+VENDOR_CLASS = "cpu:x86-64-avx2-{vendor}"
 _MACHINE = platform.machine().lower()
 _X86 = _MACHINE in ("x86_64", "amd64")
 _lock = threading.Lock()
@@ -45,10 +49,62 @@ def _late_pin_error(what: str) -> AcegitError:
     )
 
 
+# mkl_cbwr.h: the code branch in the low bits, the strict flag above them.
+_CBWR_ALL, _CBWR_STRICT = -1, 0x10000
+_CBWR_BRANCHES = {0: "OFF", 1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 10: "AVX2"}
+
+
+def vendor() -> str:
+    """The CPU's vendor, short: "intel", "amd", another vendor's id in lower case, or "unknown". Torch-free."""
+    found = ""
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("vendor_id"):
+                    found = line.partition(":")[2].strip()
+                    break
+    found = found or platform.processor()  # Windows: "AMD64 Family 23 Model 49 Stepping 0, AuthenticAMD"
+    for name, short in (("GenuineIntel", "intel"), ("AuthenticAMD", "amd")):
+        if name in found:
+            return short
+    if sys.platform == "darwin":  # x86-64 Macs are Intel's
+        return "intel"
+    word = re.sub(r"[^a-z0-9]+", "", found.rsplit(",", 1)[-1].lower())
+    return word or "unknown"
+
+
+def mkl_mode() -> str:
+    """MKL's conditional numerical reproducibility mode as its verbose mode writes it ("AVX2,STRICT", "OFF", ...).
+
+    Asked of MKL itself (`mkl_cbwr_get`, which torch's library exports as mkl_serv_cbwr_get): instant. Where that
+    symbol is missing or answers a value this module does not name, MKL's verbose report of one product says it
+    (a second or so)."""
+    code = _mkl_cbwr_get()
+    if code is not None and code & ~_CBWR_STRICT in _CBWR_BRANCHES:
+        return _CBWR_BRANCHES[code & ~_CBWR_STRICT] + (",STRICT" if code & _CBWR_STRICT else "")
+    found = re.search(r"CNR:(\S+)", mkl_report())
+    return found.group(1) if found else "unknown"
+
+
+def _mkl_cbwr_get() -> int | None:
+    import ctypes
+
+    import torch
+
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    try:
+        get = ctypes.CDLL(lib).mkl_serv_cbwr_get
+    except (OSError, AttributeError):
+        return None
+    get.restype, get.argtypes = ctypes.c_int, [ctypes.c_int]
+    return int(get(_CBWR_ALL))
+
+
 def mkl_report() -> str:
     """What MKL says of itself for one matrix product in its verbose mode: its code path and its CNR mode.
 
-    No public API exposes either, so the verbose line MKL prints on file descriptor 1 is read back from a temp file.
+    The verbose line MKL prints on file descriptor 1 is read back from a temp file. Costs 0.7-1 s (measured): MKL
+    times its calls in this mode, and its first timed call calibrates the clock.
     """
     import torch
 
@@ -84,8 +140,10 @@ def _flush_c_stdout() -> None:
 def cpu_class() -> str:
     """The CPU device class this process renders in, after checking that the pin took effect.
 
-    "cpu:x86-64-avx2" on x86-64 (exact across those machines and thread counts); "cpu:<machine>" elsewhere (ARM, Apple:
-    another class, judged against x86-64 snapshots by the tolerance). Raises when the pin came too late.
+    "cpu:x86-64-avx2" on an Intel x86-64 CPU (MKL's AVX2 branch: exact across those machines and thread counts);
+    "cpu:x86-64-avx2-amd" (or another vendor's name) where MKL keeps its own dispatch: exact at any thread count,
+    another class than Intel's; "cpu:<machine>" elsewhere (ARM, Apple). Other classes are judged against each other
+    by the tolerance. Raises when the pin came too late.
     """
     with _lock:
         return _cpu_class()
@@ -104,8 +162,16 @@ def _cpu_class() -> str:
         raise _late_pin_error(f"torch's vectorised kernels already run the {capability} code path, not AVX2")
     if not torch.backends.mkl.is_available():
         return "cpu:x86-64-avx2-no-mkl"
-    found = re.search(r"CNR:(\S+)", mkl_report())
-    mode = found.group(1) if found else "unknown"
-    if mode != PINNED_ENV["MKL_CBWR"]:
-        raise _late_pin_error(f"MKL already runs with conditional numerical reproducibility {mode}, not AVX2,STRICT")
-    return PINNED_CLASS
+    mode, who = mkl_mode(), vendor()
+    if mode == PINNED_ENV["MKL_CBWR"]:
+        return PINNED_CLASS
+    if mode == "AUTO,STRICT" and who != "intel":  # MKL honours no code branch here; strict it is
+        return VENDOR_CLASS.format(vendor=who)
+    raise _late_pin_error(f"MKL already runs with conditional numerical reproducibility {mode}, not AVX2,STRICT")
+
+
+def pinned_class() -> str:
+    """The class a verified pinned process on this CPU has (what cpu_class returns when the pin took effect).
+    Torch-free; on x86-64 with AVX2 only."""
+    who = vendor()
+    return PINNED_CLASS if who == "intel" else VENDOR_CLASS.format(vendor=who)

@@ -33,7 +33,21 @@ print("class", numerics.cpu_class())
 
 @x86_only
 def test_this_process_is_pinned() -> None:
-    assert numerics.cpu_class() == numerics.PINNED_CLASS
+    assert numerics.cpu_class() == numerics.pinned_class()
+    assert (numerics.pinned_class() == numerics.PINNED_CLASS) == (numerics.vendor() == "intel")
+
+
+@x86_only
+def test_the_instant_mkl_answer_agrees_with_its_verbose_report() -> None:
+    """mkl_mode asks MKL's own getter; the verbose line of one product is the slow ground truth it replaced."""
+    import re
+
+    verbose = re.search(r"CNR:(\S+)", numerics.mkl_report())
+    assert verbose is not None
+    assert numerics._mkl_cbwr_get() is not None, "torch's library no longer exports mkl_serv_cbwr_get"
+    assert numerics.mkl_mode() == verbose.group(1)
+    expected = "AVX2,STRICT" if numerics.vendor() == "intel" else "AUTO,STRICT"  # MKL honours branches on Intel only
+    assert numerics.mkl_mode() == expected
 
 
 @x86_only
@@ -43,7 +57,7 @@ def test_pin_takes_effect_before_the_first_kernel(first: str) -> None:
     it never reaches the process's stdout."""
     proc = _child(first + CLASS)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == f"class {numerics.PINNED_CLASS}\n"
+    assert proc.stdout == f"class {numerics.pinned_class()}\n"
 
 
 @x86_only
