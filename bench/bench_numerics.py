@@ -1,12 +1,17 @@
 """The cost of the pinned CPU numerics (issue 22): a warm 30-s `tiny` render, pinned vs torch defaults, 1 and 2 threads.
 
     .venv/bin/python bench/bench_numerics.py --rounds 3
+    .venv/bin/python bench/bench_numerics.py --check 15     # what verifying the pin costs an engine start
 
 Each measurement is a fresh process (the pin is fixed when torch's first kernel runs), and the four configurations run
 interleaved, round after round, so a busy machine slows all of them alike. A process loads the shipped weights, renders
 once to warm up, then times --repeats renders (sampling and decode separately) and reports its medians. "default" is
 what a process gets when torch starts before acegit could pin it: the engine refuses that, so this benchmark alone
 replaces the check to measure it.
+
+--check N: the verification an engine start makes (`numerics.cpu_class`), MKL's mode asked of `mkl_cbwr_get` (what the
+engine does) against MKL's verbose report of one product (what it did before), each in a fresh process after
+`import torch` and one product, N rounds interleaved; prints the medians of the check alone and of the whole process.
 """
 
 from __future__ import annotations
@@ -47,6 +52,41 @@ print(json.dumps({"sampling": statistics.median(sample), "decode": statistics.me
 """
 CONFIGS = [("pinned", 1), ("default", 1), ("pinned", 2), ("default", 2)]
 
+CHECK_CHILD = r"""
+import json, re, sys, time
+from acegit.engine import numerics
+import torch
+torch.ones(64, 64) @ torch.ones(64, 64)
+t0 = time.perf_counter()
+mode = numerics.mkl_mode() if sys.argv[1] == "getter" else re.search(r"CNR:(\S+)", numerics.mkl_report()).group(1)
+print(json.dumps({"check": time.perf_counter() - t0, "mode": mode}))
+"""
+
+
+def check_cost(rounds: int) -> None:
+    """The engine start's MKL check: the getter vs the verbose report, fresh processes, interleaved."""
+    import time
+
+    times: dict[str, list[float]] = {"getter": [], "verbose": []}
+    whole: dict[str, list[float]] = {"getter": [], "verbose": []}
+    modes = set()
+    for _ in range(rounds):
+        for how in times:
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", CHECK_CHILD, how], capture_output=True, text=True, check=True)
+            whole[how].append(time.perf_counter() - t0)
+            found = json.loads(out.stdout.strip().splitlines()[-1])
+            times[how].append(found["check"])
+            modes.add(found["mode"])
+    print("| MKL check | check alone, median s | min–max | whole process, median s |")
+    print("| --- | ---: | ---: | ---: |")
+    for how in times:
+        print(
+            f"| {how} | {statistics.median(times[how]):.6f} | {min(times[how]):.6f}–{max(times[how]):.6f} "
+            f"| {statistics.median(whole[how]):.3f} |"
+        )
+    print(json.dumps({"modes": sorted(modes), "cpu": cpu_model(), "load_average_at_end": os.getloadavg()[0]}))
+
 
 def cpu_model() -> str:
     try:
@@ -76,7 +116,11 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3, help="timed renders per process")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--check", type=int, default=0, metavar="N", help="time the engine start's MKL check instead")
     args = ap.parse_args()
+    if args.check:
+        check_cost(args.check)
+        return
     results: dict[str, list[dict[str, float]]] = {f"{m}/{t}": [] for m, t in CONFIGS}
     for _ in range(args.rounds):
         for mode, threads in CONFIGS:

@@ -57,12 +57,11 @@ _CBWR_BRANCHES = {0: "OFF", 1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 10: "AVX2"}
 def vendor() -> str:
     """The CPU's vendor, short: "intel", "amd", another vendor's id in lower case, or "unknown". Torch-free."""
     found = ""
-    with contextlib.suppress(OSError):
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("vendor_id"):
-                    found = line.partition(":")[2].strip()
-                    break
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("vendor_id"):
+                found = line.partition(":")[2].strip()
+                break
     found = found or platform.processor()  # Windows: "AMD64 Family 23 Model 49 Stepping 0, AuthenticAMD"
     for name, short in (("GenuineIntel", "intel"), ("AuthenticAMD", "amd")):
         if name in found:

@@ -19,6 +19,23 @@ from acegit.engine.config import AudioConfig, VocoderConfig
 from acegit.engine.vocoder import FrameSTFT
 
 MAX_LOG_MAGNITUDE = 4.6  # ln(100): Vocos clips the predicted magnitude there too; the corpus peaks near ln(40)
+MIN_ROWS = 4  # the fewest rows MKL multiplies with its general kernels on every CPU measured (see Linear)
+
+
+class Linear(nn.Linear):
+    """nn.Linear whose output rows have the same bits however many rows it is given and however they are laid out.
+
+    One product of a contiguous (rows, in) matrix with at least MIN_ROWS rows, always: MKL multiplies 1-3 rows with
+    other kernels on an AMD CPU (measured on an EPYC: those rows differ from the same rows inside a product of 4 to 6000
+    rows; on Intel's AVX2 branch they agree), and torch computes a 3-D or a 2-D input differently (a product then the
+    bias, or both in one call), so a frame's output would depend on its batch."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.numel() // max(1, x.shape[-1])
+        flat = x.reshape(rows, x.shape[-1]).contiguous()
+        if rows < MIN_ROWS:
+            flat = nn.functional.pad(flat, (0, 0, 0, MIN_ROWS - rows))
+        return super().forward(flat)[:rows].reshape(*x.shape[:-1], self.out_features)
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:
@@ -51,8 +68,8 @@ class ConvNeXtBlock(nn.Module):
         super().__init__()
         self.dwconv = DepthwiseConv(dim, kernel)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        self.fc1 = nn.Linear(dim, mlp_ratio * dim)
-        self.fc2 = nn.Linear(mlp_ratio * dim, dim)
+        self.fc1 = Linear(dim, mlp_ratio * dim)
+        self.fc2 = Linear(mlp_ratio * dim, dim)
         self.gamma = nn.Parameter(torch.full((dim,), scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,13 +84,13 @@ class Vocos(nn.Module):
         super().__init__()
         self.cfg, self.audio_cfg = cfg, audio_cfg
         self.bins = audio_cfg.n_fft // 2 + 1
-        self.embed = nn.Linear(audio_cfg.n_mels, cfg.dim)
+        self.embed = Linear(audio_cfg.n_mels, cfg.dim)
         self.embed_conv = DepthwiseConv(cfg.dim, cfg.kernel)
         self.blocks = nn.ModuleList(
             ConvNeXtBlock(cfg.dim, cfg.mlp_ratio, cfg.kernel, 1.0 / cfg.depth) for _ in range(cfg.depth)
         )
         self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
-        self.head = nn.Linear(cfg.dim, 2 * self.bins)  # log-magnitude and phase per bin
+        self.head = Linear(cfg.dim, 2 * self.bins)  # log-magnitude and phase per bin
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         x = self.embed_conv(self.embed(log_mel.transpose(1, 2)))  # (B, T, dim)

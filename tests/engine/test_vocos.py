@@ -244,3 +244,19 @@ def test_weights_without_a_neural_vocoder_refuse_it_before_sampling(tiny_engine)
     assert "griffin-lim" in (e.value.hint or "")
     with pytest.raises(AcegitError, match="unknown vocoder"):
         tiny_engine.decode(tiny_engine.generate([REQ])[0], vocoder="hifigan")
+
+
+def test_linear_rows_do_not_depend_on_how_many_there_are_or_their_layout() -> None:
+    """1-3 rows go through other MKL kernels on AMD, and a 3-D input through product-then-bias: neither may show."""
+    from acegit.engine.vocos import Linear
+
+    torch.manual_seed(0)
+    layer = Linear(96, 160)
+    x = torch.randn(2, 7, 96, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        whole = layer(x)
+        for rows in range(1, 7):
+            assert torch.equal(layer(x[1, :rows]), whole[1, :rows])
+            assert torch.equal(layer(x[1:, :rows]), whole[1:, :rows])
+        strided = x.transpose(0, 1).contiguous().transpose(0, 1)  # the same values, another memory layout
+        assert torch.equal(layer(strided), whole)
