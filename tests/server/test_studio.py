@@ -161,8 +161,13 @@ def test_create_render_and_watch_progress(server: Server, browser: Browser) -> N
     )
     p.click("#render")
     wait_until(browser, "() => document.getElementById('render-progress').dataset.done === 'yes'")
+    # The track list and the form reload once the render is done; the bar and the outcome stay.
+    wait_until(browser, "() => document.querySelector(`li[data-track='arp']`)?.dataset.state === 'fresh'")
+    assert p.inner_text("#track-state").startswith("fresh")
     seen = js(browser, "() => window.seen")
     assert seen[-1] == 1 and any(0 < v < 1 for v in seen), seen  # it moved through the steps to the end
+    assert js(browser, "() => document.getElementById('render-progress').value") == 1
+    assert p.inner_text("#render-text") == "rendered"  # the outcome, still shown
     text = (server.root / "tracks" / "arp.toml").read_text()
     assert tomllib.loads(text) == {
         "prompt": "bright synth arpeggio",
@@ -173,8 +178,6 @@ def test_create_render_and_watch_progress(server: Server, browser: Browser) -> N
         "steps": 4,
     }
     assert (server.root / "tracks" / "arp.lock.toml").is_file() and (server.root / "build" / "arp.wav").is_file()
-    wait_until(browser, "() => document.querySelector(`li[data-track='arp']`)?.dataset.state === 'fresh'")
-    assert p.inner_text("#track-state").startswith("fresh")
 
 
 def test_play_advances_and_draws(browser: Browser) -> None:

@@ -122,12 +122,16 @@ export function createEditor(el, app) {
   }
 
   async function load(name, fresh) {
+    // Reloading the same track (after its render) keeps the bar and the outcome the user just got.
+    if (name !== current || fresh) {
+      progress.value = 0;
+      progressText.textContent = '';
+      delete progress.dataset.done;
+    }
     current = name;
     isNew = fresh;
     dirty = false;
     clearErrors();
-    progress.value = 0;
-    progressText.textContent = '';
     title.textContent = name;
     if (fresh) {
       for (const [field] of FIELDS) {
