@@ -70,9 +70,9 @@ class Models:
 
     def decoder(self, backend: str) -> dict[str, Any]:
         """Where this process decodes, as the key of a decoded snapshot names it. On the CPU without torch: the
-        machine and its CPU's vendor, the installed torch build, the pinned code paths (`engine/numerics.py`) and a
-        backend's own libraries — what the CPU environment class of a decode follows from on one machine; on another
-        device, the environment fingerprint's fields (which starts torch)."""
+        machine and its CPU's class (vendor and instruction set), the installed torch build, the pinned code paths
+        (`engine/numerics.py`) and a backend's own libraries — what the CPU environment class of a decode follows from
+        on one machine; on another device, the environment fingerprint's fields (which starts torch)."""
         if backend not in self._decoder:
             from acegit.engine.backend import backend_libraries
 
@@ -83,12 +83,12 @@ class Models:
                 e = environment(self.device)
                 found = {"device_class": e["device_class"], "torch": e["torch"], "dtype": e["dtype"]}
             else:
-                from acegit.engine.numerics import PINNED_ENV, vendor
+                from acegit.engine.numerics import PINNED_ENV, pinned_class
 
                 found = {
                     "device": "cpu",
                     "machine": platform.machine().lower(),
-                    "vendor": vendor(),  # MKL runs other kernels on Intel and AMD CPUs (engine/numerics.py)
+                    "class": pinned_class(),  # MKL's kernels: by vendor and instruction set (engine/numerics.py)
                     "torch": build,
                     "pinned": {k: os.environ.get(k, "") for k in sorted(PINNED_ENV)},
                 }

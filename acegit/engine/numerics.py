@@ -26,7 +26,8 @@ PINNED_CLASS = "cpu:x86-64-avx2"  # the CPU device class of a verified pinned pr
 # MKL honours a CNR code branch on Intel CPUs only. On another vendor's CPU it keeps its own dispatch (it reports
 # "AUTO,STRICT" when asked for AVX2,STRICT), which is strict — the same bits at any thread count, measured on an AMD
 # EPYC — but not Intel's AVX2 branch: its latents differ from an Intel machine's in the last bits (docs/render.md).
-VENDOR_CLASS = "cpu:x86-64-avx2-{vendor}"
+# AUTO dispatches by instruction set, so a CPU with AVX-512 (AMD since Zen 4) is a class apart from one without.
+VENDOR_CLASS = "cpu:x86-64-{isa}-{vendor}"
 _MACHINE = platform.machine().lower()
 _X86 = _MACHINE in ("x86_64", "amd64")
 _lock = threading.Lock()
@@ -140,9 +141,9 @@ def cpu_class() -> str:
     """The CPU device class this process renders in, after checking that the pin took effect.
 
     "cpu:x86-64-avx2" on an Intel x86-64 CPU (MKL's AVX2 branch: exact across those machines and thread counts);
-    "cpu:x86-64-avx2-amd" (or another vendor's name) where MKL keeps its own dispatch: exact at any thread count,
-    another class than Intel's; "cpu:<machine>" elsewhere (ARM, Apple). Other classes are judged against each other
-    by the tolerance. Raises when the pin came too late.
+    "cpu:x86-64-avx2-amd" ("-avx512-" on a CPU with AVX-512; another vendor's name for another vendor) where MKL
+    keeps its own dispatch: exact at any thread count, another class than Intel's; "cpu:<machine>" elsewhere (ARM,
+    Apple). Other classes are judged against each other by the tolerance. Raises when the pin came too late.
     """
     with _lock:
         return _cpu_class()
@@ -165,12 +166,37 @@ def _cpu_class() -> str:
     if mode == PINNED_ENV["MKL_CBWR"]:
         return PINNED_CLASS
     if mode == "AUTO,STRICT" and who != "intel":  # MKL honours no code branch here; strict it is
-        return VENDOR_CLASS.format(vendor=who)
+        return pinned_class()
     raise _late_pin_error(f"MKL already runs with conditional numerical reproducibility {mode}, not AVX2,STRICT")
 
 
 def pinned_class() -> str:
-    """The class a verified pinned process on this CPU has (what cpu_class returns when the pin took effect).
-    Torch-free; on x86-64 with AVX2 only."""
+    """The class a verified pinned process on this CPU has: what cpu_class returns when the pin took effect (the
+    decoded-snapshot cache keys on it). Torch-free where /proc/cpuinfo lists the CPU's flags (Linux)."""
+    if not _X86:
+        return f"cpu:{_MACHINE}"
+    flags = _cpu_flags()
+    if flags is not None and "avx2" not in flags:
+        return "cpu:x86-64-baseline"
     who = vendor()
-    return PINNED_CLASS if who == "intel" else VENDOR_CLASS.format(vendor=who)
+    if who == "intel":
+        return PINNED_CLASS
+    return VENDOR_CLASS.format(isa="avx512" if has_avx512() else "avx2", vendor=who)
+
+
+def has_avx512() -> bool:
+    """Whether the CPU has AVX-512 (its foundation, avx512f): from /proc/cpuinfo, else as torch's cpuinfo sees it."""
+    flags = _cpu_flags()
+    if flags is not None:
+        return "avx512f" in flags
+    import torch
+
+    return bool(torch.cpu._is_avx512_supported())
+
+
+def _cpu_flags() -> set[str] | None:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("flags"):
+                return set(line.partition(":")[2].split())
+    return None

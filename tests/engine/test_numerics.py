@@ -38,6 +38,22 @@ def test_this_process_is_pinned() -> None:
 
 
 @x86_only
+def test_another_vendors_class_names_it_and_the_instruction_set_mkl_may_dispatch_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """MKL's AUTO dispatch picks kernels by instruction set: an AVX-512 CPU is never promised another's bits."""
+    import torch
+
+    assert numerics.has_avx512() == torch.cpu._is_avx512_supported()  # /proc/cpuinfo and torch's cpuinfo agree
+    monkeypatch.setattr(numerics, "vendor", lambda: "amd")
+    for avx512, name in ((False, "cpu:x86-64-avx2-amd"), (True, "cpu:x86-64-avx512-amd")):
+        monkeypatch.setattr(numerics, "has_avx512", lambda avx512=avx512: avx512)
+        assert numerics.pinned_class() == name
+    monkeypatch.setattr(numerics, "vendor", lambda: "intel")
+    assert numerics.pinned_class() == numerics.PINNED_CLASS  # Intel's AVX2 branch, whatever else the CPU has
+
+
+@x86_only
 def test_the_instant_mkl_answer_agrees_with_its_verbose_report() -> None:
     """mkl_mode asks MKL's own getter; the verbose line of one product is the slow ground truth it replaced."""
     import re
