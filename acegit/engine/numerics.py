@@ -57,13 +57,8 @@ _CBWR_BRANCHES = {0: "OFF", 1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 10: "AVX2"}
 
 def vendor() -> str:
     """The CPU's vendor, short: "intel", "amd", another vendor's id in lower case, or "unknown". Torch-free."""
-    found = ""
-    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.startswith("vendor_id"):
-                found = line.partition(":")[2].strip()
-                break
-    found = found or platform.processor()  # Windows: "AMD64 Family 23 Model 49 Stepping 0, AuthenticAMD"
+    # Windows: platform.processor() is "AMD64 Family 23 Model 49 Stepping 0, AuthenticAMD"
+    found = _cpuinfo("vendor_id") or platform.processor()
     for name, short in (("GenuineIntel", "intel"), ("AuthenticAMD", "amd")):
         if name in found:
             return short
@@ -175,8 +170,8 @@ def pinned_class() -> str:
     decoded-snapshot cache keys on it). Torch-free where /proc/cpuinfo lists the CPU's flags (Linux)."""
     if not _X86:
         return f"cpu:{_MACHINE}"
-    flags = _cpu_flags()
-    if flags is not None and "avx2" not in flags:
+    flags = _cpuinfo("flags")
+    if flags is not None and "avx2" not in flags.split():
         return "cpu:x86-64-baseline"
     who = vendor()
     if who == "intel":
@@ -186,17 +181,20 @@ def pinned_class() -> str:
 
 def has_avx512() -> bool:
     """Whether the CPU has AVX-512 (its foundation, avx512f): from /proc/cpuinfo, else as torch's cpuinfo sees it."""
-    flags = _cpu_flags()
+    flags = _cpuinfo("flags")
     if flags is not None:
-        return "avx512f" in flags
+        return "avx512f" in flags.split()
     import torch
 
     return bool(torch.cpu._is_avx512_supported())
 
 
-def _cpu_flags() -> set[str] | None:
+@functools.cache
+def _cpuinfo(field: str) -> str | None:
+    """The first CPU's `field` in /proc/cpuinfo (Linux), or None where there is no such file or field."""
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
         for line in f:
-            if line.startswith("flags"):
-                return set(line.partition(":")[2].split())
+            name, _, value = line.partition(":")
+            if name.strip() == field:
+                return value.strip()
     return None
