@@ -60,6 +60,10 @@ class VocoderConfig:
     depth: int = 6  # ConvNeXt blocks
     mlp_ratio: int = 3  # pointwise hidden = mlp_ratio * dim
     kernel: int = 7  # depthwise conv over mel frames; receptive field ±depth * (kernel // 2) frames
+    # After the network: its magnitude pulled to the input mel by refine_nnls NNLS updates, then refine_iterations
+    # Griffin-Lim round trips from its phase (each reaches n_fft / hop - 1 more frames). 0: the network's output as is.
+    refine_iterations: int = 0
+    refine_nnls: int = 10
 
 
 @dataclass(frozen=True)

@@ -19,18 +19,29 @@ class Vocoder(Protocol):
     def __call__(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor: ...
 
 
-def mel_to_magnitude(mel: torch.Tensor, basis: torch.Tensor, iterations: int) -> torch.Tensor:
+def mel_to_magnitude(
+    mel: torch.Tensor, basis: torch.Tensor, iterations: int, start: torch.Tensor | None = None
+) -> torch.Tensor:
     """Non-negative least-squares inversion of the mel filterbank: min ||basis @ S - mel|| over S >= 0.
 
     Multiplicative updates (Lee & Seung 2001) from the back-projection basis.T @ mel; every iterate stays non-negative,
-    which beats the clipped pseudo-inverse as Griffin-Lim's starting magnitude. (n_mels, T) -> (bins, T).
+    which beats the clipped pseudo-inverse as Griffin-Lim's starting magnitude. (n_mels, T) -> (bins, T). From a given
+    start (bins, T) instead, iterations + 1 updates pull its mel towards `mel` and keep its detail within each band
+    (a bin the start has at zero stays zero): how the neural vocoder matches its output to the mel it was given.
     """
     bt = basis.T
     target = bt @ mel  # (bins, T)
-    s = target
+    s = target if start is None else start
     for _ in range(iterations + 1):
         s = s * target / (bt @ (basis @ s) + 1e-10)  # the filterbank is thin: two products, not (bt @ basis) @ s
     return s
+
+
+def magnitude(spec: torch.Tensor) -> torch.Tensor:
+    """|z| of a (..., 2) real view as (..., 1): a multiply, an add and a square root, the same bits at any thread count
+    (complex abs is not: ATen's scalar tail code rounds differently from its vector code)."""
+    squares = spec * spec
+    return (squares[..., :1] + squares[..., 1:]).sqrt_()
 
 
 CHUNK_FRAMES = 256  # STFT frames per block of work: a block's spectra (256 x 513 x 2 floats, 1 MB) stay in cache
@@ -121,14 +132,18 @@ class GriffinLim:
     @torch.no_grad()
     def __call__(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:
         basis = audio.mel_basis(self.cfg).to(mel)
-        mag = mel_to_magnitude(mel, basis, self.nnls_iterations).T.contiguous()  # (frames, bins)
+        mag = mel_to_magnitude(mel, basis, self.nnls_iterations).T.contiguous()[..., None]  # (frames, bins, 1)
+        return self.refine(mag, torch.cat([mag, torch.zeros_like(mag)], dim=-1), num_samples)  # from zero phase
+
+    def refine(self, mag: torch.Tensor, spec: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """The phase loop: `iterations` round trips from the spectrum spec (frames, bins, 2, a real view), each keeping
+        the magnitude mag (frames, bins, 1) and the phase of the spectrum the last waveform really has."""
         frames = mag.shape[0]
         stft = FrameSTFT(self.cfg, frames, mag.dtype, mag.device)
         # The phase loop runs on (frames, bins, 2) real views with one IEEE operation per kernel (mul, add, sqrt,
         # div): ATen computes the tail of each thread's share with scalar code, and complex sgn, or a multiply-add
         # with alpha, round differently there, so the thread count changed the audio (measured).
-        mag = mag[..., None]  # (frames, bins, 1)
-        spec = torch.cat([mag, torch.zeros_like(mag)], dim=-1)  # zero phase
+        spec = spec.clone(memory_format=torch.contiguous_format)  # written in place below: never the caller's tensor
         length = (frames - 1) * self.cfg.hop_length  # the length whose STFT has exactly these frames
         previous = torch.zeros_like(spec)
         keep = self.momentum / (1 + self.momentum)
@@ -141,8 +156,7 @@ class GriffinLim:
                     accelerated = rebuilt - previous[a:b] * keep
                     previous[a:b] = rebuilt
                     rebuilt = accelerated
-                squares = rebuilt * rebuilt
-                norm = (squares[..., :1] + squares[..., 1:]).sqrt_()
+                norm = magnitude(rebuilt)
                 # keep the target magnitude, take the consistent phase (zero where the rebuilt spectrum is zero)
                 torch.mul(rebuilt, torch.where(norm > 0, mag[a:b] / norm, 0.0), out=spec[a:b])
         return stft.inverse(torch.view_as_complex(spec), num_samples)  # trimmed, or zero-extended

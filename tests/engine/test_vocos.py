@@ -17,7 +17,8 @@ from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError
 
 HERE = str(Path(__file__).parent)
-SMALL = VocoderConfig(default="neural", neural=True, dim=32, depth=2)  # the shipped shape, narrower: fast tests
+# the shipped shape, narrower (fast tests), with mel matching: the determinism tests cover the matching rounds too
+SMALL = VocoderConfig(default="neural", neural=True, dim=32, depth=2, refine_iterations=16)
 
 REQ = GenerationRequest(
     prompt="warm electric piano",
@@ -74,7 +75,7 @@ def _full_size():  # type: ignore[no-untyped-def]
     from acegit.engine.vocos import NeuralVocoder, Vocos
 
     torch.manual_seed(0)
-    return NeuralVocoder(Vocos(VocoderConfig(neural=True), tiny().audio))
+    return NeuralVocoder(Vocos(VocoderConfig(neural=True, refine_iterations=16), tiny().audio))
 
 
 def _mel(seconds: float = 1.3) -> torch.Tensor:
@@ -244,6 +245,28 @@ def test_weights_without_a_neural_vocoder_refuse_it_before_sampling(tiny_engine)
     assert "griffin-lim" in (e.value.hint or "")
     with pytest.raises(AcegitError, match="unknown vocoder"):
         tiny_engine.decode(tiny_engine.generate([REQ])[0], vocoder="hifigan")
+
+
+def test_refinement_pulls_the_output_to_the_mel_and_keeps_its_length() -> None:
+    """Griffin-Lim round trips from the network's output bring the re-analysed mel of the output nearer the input
+    mel, from what the network drew (here random weights, far from it); with none, the network's inverse STFT."""
+    from acegit.engine.vocoder import FrameSTFT
+    from acegit.engine.vocos import NeuralVocoder
+
+    net = _full_size().net
+    cfg = tiny().audio
+    mel, n = _mel(2.0), 44100
+    target = audio.normalize_log_mel(mel, cfg)
+    distances = []
+    for iterations in (0, 2, 8):
+        out = NeuralVocoder(net, refine_iterations=iterations)(mel, n)
+        assert out.shape == (n,) and torch.isfinite(out).all()
+        distances.append(float((audio.log_mel(out, cfg) - target).abs().mean()))
+    assert distances[1] < 0.2 * distances[0] and distances[2] < distances[1]
+    with torch.no_grad():
+        spec = net(audio.normalize_log_mel(mel, cfg)[None])[0]
+    plain = FrameSTFT(cfg, spec.shape[0], torch.float32, spec.device).inverse(spec, n)
+    assert torch.equal(NeuralVocoder(net, refine_iterations=0)(mel, n), plain)
 
 
 def test_linear_rows_do_not_depend_on_how_many_there_are_or_their_layout() -> None:
