@@ -1,4 +1,4 @@
-"""Shipping a vocoder run into a weights folder: only onto the model it was trained in, with the vocoder made default."""
+"""Shipping a vocoder run into a weights folder: only onto the model it was trained in, the vocoder made default."""
 
 from __future__ import annotations
 
