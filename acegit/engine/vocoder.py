@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from acegit.engine import audio
 from acegit.engine.config import AudioConfig
+from acegit.engine.request import GRIFFIN_LIM
 
 
 class Vocoder(Protocol):
@@ -119,6 +120,8 @@ class FrameSTFT:
 class GriffinLim:
     """Griffin-Lim phase reconstruction (Griffin & Lim 1984) from an NNLS magnitude. The initial phase is zero, so it
     is deterministic and draws no random numbers."""
+
+    name = GRIFFIN_LIM
 
     def __init__(
         self, cfg: AudioConfig, iterations: int = 32, nnls_iterations: int = 10, momentum: float = 0.99

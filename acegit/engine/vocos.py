@@ -16,6 +16,7 @@ from torch import nn
 
 from acegit.engine import audio
 from acegit.engine.config import AudioConfig, VocoderConfig
+from acegit.engine.request import NEURAL
 from acegit.engine.vocoder import FrameSTFT, GriffinLim, magnitude, mel_to_magnitude
 
 MAX_LOG_MAGNITUDE = 4.6  # ln(100): Vocos clips the predicted magnitude there too; the corpus peaks near ln(40)
@@ -124,7 +125,7 @@ class NeuralVocoder:
         iterations = net.cfg.refine_iterations if refine_iterations is None else refine_iterations
         self.refine_nnls = net.cfg.refine_nnls if refine_nnls is None else refine_nnls
         self.griffin_lim = GriffinLim(self.cfg, iterations=iterations) if iterations else None
-        self.name = f"neural+gl{iterations}" if iterations else "neural"  # what benches and evaluations call it
+        self.name = f"{NEURAL}+gl{iterations}" if iterations else NEURAL  # what benches and evaluations call it
 
     @torch.no_grad()
     def __call__(self, mel: torch.Tensor, num_samples: int) -> torch.Tensor:

@@ -79,7 +79,6 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from acegit.engine.checkpoint import load_checkpoint
     from acegit.engine.inference import Engine
     from acegit.engine.request import GenerationRequest
-    from acegit.engine.vocoder import GriffinLim
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -121,7 +120,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     control = [score(records[(i + n // 2) % n]["bpm"], records[(i + n // 2) % n]["key"], *est[i]) for i in range(n)]
 
     weights_model, digest = load_checkpoint(args.weights)
-    vocoder = GriffinLim(weights_model.cfg.audio)
+    vocoder = engine.vocoder  # the default a render decodes with
     dcae = [dcae_reconstruction(weights_model, a) for a in audio[: args.recon_clips]]
     voc = [vocoder_reconstruction(weights_model, vocoder, a) for a in audio[: args.recon_clips]]
 
@@ -166,6 +165,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "clips": len(dcae),
             "dcae": {k: round(float(np.mean([getattr(x, k) for x in dcae])), 4) for k in fields},
             "vocoder": {k: round(float(np.mean([getattr(x, k) for x in voc])), 4) for k in fields},
+            "vocoder_name": getattr(vocoder, "name", "a caller's"),
         },
         "music_likeness": {
             "spectral_flatness": {  # 1 = white noise, near 0 = tonal

@@ -100,9 +100,10 @@ def evaluate(clips: Path, weights: Path, limit: int | None = None, refine: list[
 
 
 @torch.no_grad()
-def write_examples(clip: Path, weights: Path, out: Path, seconds: float) -> list[str]:
+def write_examples(clip: Path, weights: Path, out: Path, seconds: float, refine: int | None = None) -> list[str]:
     """The first `seconds` of a held-out clip and both vocoders' audio from its mel (Ogg Vorbis), and one PNG of the
-    three log-mel spectrograms stacked (reference, Griffin-Lim, neural; low frequencies at the bottom of each)."""
+    three log-mel spectrograms stacked (reference, Griffin-Lim, neural; low frequencies at the bottom of each).
+    refine: the neural vocoder's Griffin-Lim iterations (None: the weights' configured count)."""
     import io
 
     from acegit.fsutil import atomic_write_bytes
@@ -116,7 +117,7 @@ def write_examples(clip: Path, weights: Path, out: Path, seconds: float) -> list
     waves = {
         "reference": wave_np,
         "griffin-lim": GriffinLim(cfg)(mel, len(wave_np)).numpy(),
-        "neural": NeuralVocoder(model.vocoder)(mel, len(wave_np)).numpy(),
+        "neural": NeuralVocoder(model.vocoder, refine_iterations=refine)(mel, len(wave_np)).numpy(),
     }
     written, images = [], []
     for name, w in waves.items():
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(a.threads)
     if a.examples:
         first = read_labels(a.clips)[0]["audio"]
-        print(write_examples(a.clips / first, a.weights, a.examples, a.example_seconds))
+        refine = None if a.refine is None else a.refine[0]
+        print(write_examples(a.clips / first, a.weights, a.examples, a.example_seconds, refine))
         return
     result = evaluate(a.clips, a.weights, a.limit, a.refine)
     text = json.dumps(result, indent=2)
