@@ -46,7 +46,9 @@ def test_vocoder_recipe_smoke(tmp_path: Path) -> None:
     assert digest == result["hash"] != result["first"]["hash"]  # the vocoder's weights changed, and so did the hash
     assert model.vocoder is not None and model.cfg.vocoder.neural and model.cfg.vocoder.default == "griffin-lim"
     shipped, _ = load_checkpoint(Path(__file__).parents[2] / "model" / "weights" / "tiny")
-    for k, v in shipped.state_dict().items():  # the DCAE and DiT stayed frozen
+    for k, v in shipped.state_dict().items():  # the DCAE and DiT stayed frozen (the shipped vocoder is replaced)
+        if k.startswith("vocoder."):
+            continue
         assert torch.equal(model.state_dict()[k], v), k
     assert (tmp_path / "voc" / "log.jsonl").read_text().count("\n") == 3
 
