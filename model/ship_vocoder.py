@@ -1,5 +1,5 @@
 """Ship a trained vocoder run as part of a built-in model's weights:
-`python -m model.ship_vocoder --run runs/vocoder/ckpt --into model/weights/tiny --refine 8`.
+`python -m model.ship_vocoder --run runs/vocoder/ckpt --into model/weights/tiny --refine 16`.
 
 The vocoder run's checkpoint is a whole model (train_vocoder trains the vocoder inside a frozen copy of the shipped
 model); this checks that its DCAE and DiT are bit for bit the ones in --into, makes the neural vocoder the default with
@@ -26,9 +26,12 @@ def ship(run: Path, into: Path, refine: int) -> str:
     shipped, _ = load_checkpoint(into)
     if trained.vocoder is None:
         raise AcegitError(f"{run} holds no neural vocoder", hint="point --run at a model.train_vocoder checkpoint")
+    same_shape = dataclasses.replace(trained.cfg, vocoder=shipped.cfg.vocoder) == shipped.cfg  # else keys differ
     theirs, ours = trained.state_dict(), shipped.state_dict()
-    changed = [k for k, v in ours.items() if not k.startswith("vocoder.") and not torch.equal(theirs[k], v)]
-    if changed or dataclasses.replace(trained.cfg, vocoder=shipped.cfg.vocoder) != shipped.cfg:
+    changed = [
+        k for k, v in ours.items() if same_shape and not k.startswith("vocoder.") and not torch.equal(theirs[k], v)
+    ]
+    if changed or not same_shape:
         raise AcegitError(
             f"{run} was not trained on the model in {into}: {len(changed)} DCAE/DiT tensors or its config differ",
             hint="train the vocoder with --init pointing at the weights it will ship in",

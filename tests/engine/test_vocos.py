@@ -17,7 +17,7 @@ from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError
 
 HERE = str(Path(__file__).parent)
-# the shipped shape, narrower (fast tests), with mel matching: the determinism tests cover the matching rounds too
+# the shipped shape, narrower (fast tests), with its refinement: the determinism tests cover the refinement too
 SMALL = VocoderConfig(default="neural", neural=True, dim=32, depth=2, refine_iterations=16)
 
 REQ = GenerationRequest(
