@@ -231,8 +231,8 @@ export function createPlayer(el, app) {
     const from = cur().audio;
     const to = sides[other].audio;
     const playing = !from.paused;
+    from.pause(); // first: the time read after it is where A stopped, so B takes over there, not a tick behind
     const at = from.currentTime;
-    from.pause();
     to.currentTime = to.duration ? Math.min(at, to.duration) : at;
     active = other;
     if (playing) to.play().catch((err) => app.notice(`play: ${err.message}`, 'error'));
