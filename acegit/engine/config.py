@@ -50,6 +50,9 @@ class DiTConfig:
     melody_pitches: int = 128  # piano-roll rows (MIDI pitches)
     beat_harmonics: int = 4  # sin/cos of beat and bar phase at 1..beat_harmonics times the base frequency
     softmax_self_attention: bool = False  # benchmark only: quadratic softmax self-attention instead of linear
+    # A guidance-distilled student (model/train_student.py): the DiT takes the guidance scale as an input and predicts
+    # the guided velocity in one evaluation per step, instead of a conditional and a guidance branch.
+    guidance_embed: bool = False
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ class DiT(nn.Module):
         self.register = nn.Parameter(torch.randn(1, 1, d) * 0.02)  # always attendable: the null prompt is this alone
         self.t_embed = ScalarEmbedder(d)
         self.global_cond = GlobalConditioner(d)
+        self.g_embed = ScalarEmbedder(d) if cfg.guidance_embed else None  # the scale a student distils
         self.t_block = nn.Sequential(nn.SiLU(), nn.Linear(d, 6 * d))
         self.blocks = nn.ModuleList([Block(cfg) for _ in range(cfg.depth)])
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
@@ -159,17 +160,33 @@ class DiT(nn.Module):
         nn.init.zeros_(self.melody_in.weight)  # a melody starts as no change, so melody-free training is undisturbed
         nn.init.zeros_(self.x_out.weight)
         nn.init.zeros_(self.x_out.bias)
+        if self.g_embed is not None:  # a student starts as its teacher's conditional branch
+            last = self.g_embed.mlp[-1]
+            assert isinstance(last, nn.Linear)
+            nn.init.zeros_(last.weight)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: Conditions, circular: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        sigma: torch.Tensor,
+        cond: Conditions,
+        circular: bool = False,
+        guidance: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Velocity (B, C, F, T). circular=True makes time periodic: with periodic conditions the model is then
         exactly shift-equivariant (attention is order-free; the depthwise conv is the only local mixing), so a loop's
-        seam is generated like any other frame boundary."""
+        seam is generated like any other frame boundary. `guidance` (B,): the scale, for a guidance-distilled DiT
+        only (its velocity is then the guided one); 1 is the conditional branch."""
         B, C, Fq, T = x.shape
         h = self.x_in(x.reshape(B, C * Fq, T).transpose(1, 2))  # (B, T, C*F) -> (B, T, d)
         h = h + self.melody_in(cond.melody.transpose(1, 2)) + self.beats_in(cond.beats)  # (B, T, d)
         ctx = torch.cat([self.register.expand(B, -1, -1), self.text_in(cond.text)], dim=1)  # (B, 1 + L, d)
         mask = F.pad(cond.text_mask, (1, 0), value=True)  # (B, 1 + L)
         c = self.t_embed(sigma * 1000) + self.global_cond(cond)  # (B, d)
+        if self.g_embed is not None and guidance is not None:
+            c = c + self.g_embed(guidance * 100)
+        elif self.g_embed is not None or guidance is not None:
+            raise ValueError("a guidance scale goes to a guidance-distilled DiT, and only to one")
         t6 = self.t_block(c).view(B, 6, -1)  # (B, 6, d)
         for block in self.blocks:
             h = block(h, t6, ctx, mask, circular)

@@ -15,6 +15,7 @@ from acegit.edits import EXTEND, REPAINT, Edit
 from acegit.engine import audio, editing, sampling
 from acegit.engine.checkpoint import load_checkpoint
 from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signature, single_conditions
+from acegit.engine.config import ModelConfig
 from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
 from acegit.engine.model import MusicModel
 from acegit.engine.registry import ModelRef
@@ -31,10 +32,16 @@ LOOP_PAD = 4  # latent frames of wrap-around context on each side when decoding 
 LOOP_FOLD_SECONDS = 0.05  # cross-fade that hides Griffin-Lim's phase seam at a loop's start
 
 
-def _check(r: GenerationRequest) -> None:
+def _check(r: GenerationRequest, cfg: ModelConfig) -> None:
     r.check()
     if r.lyrics.strip():
         raise AcegitError("the built-in model cannot sing lyrics", hint="use a model with backend = 'ace-step'")
+    if cfg.dit.guidance_embed and r.negative_prompt.strip():
+        raise AcegitError(
+            "negative_prompt: this model's weights distil guidance against the null prompt and cannot steer away "
+            "from a negative prompt",
+            hint="remove negative_prompt, or render with weights that guide in two branches",
+        )
     sampling.get_sampler(r.sampler)
 
 
@@ -207,7 +214,11 @@ class Engine:
         """Run the request's sampler from `x` along `sigmas`, guided by its conditions (the normalised latent)."""
         cond, uncond = self.conditions(r)
         dit = functools.partial(self.model.dit, circular=True) if r.loop else self.model.dit
-        denoiser = sampling.guided(dit, r.guidance, self.cfg.sampling.guidance_interval, cat=Conditions.cat)
+        interval = self.cfg.sampling.guidance_interval
+        if self.cfg.dit.guidance_embed:
+            denoiser = sampling.distilled(dit, r.guidance, interval)
+        else:
+            denoiser = sampling.guided(dit, r.guidance, interval, cat=Conditions.cat)
         if wrap is not None:
             denoiser = wrap(denoiser)
         extra = {"cond": cond, "uncond": uncond}
@@ -251,7 +262,7 @@ class Engine:
         its neighbours in `requests`; the cond and guidance branches always run as the same fixed batch of two.
         """
         for r in requests:
-            _check(r)
+            _check(r, self.cfg)
             self.vocoder_for(r.vocoder)  # refuse a vocoder these weights lack before sampling anything
         total, done = sum(self._steps(r) for r in requests), 0
 

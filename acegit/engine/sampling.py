@@ -152,3 +152,20 @@ def guided(
         return v_u + scale * (v_c - v_u)
 
     return denoise
+
+
+def distilled(model: Model, scale: float, interval: tuple[float, float] = (0.0, 1.0)) -> Model:
+    """Guidance by a guidance-distilled model (Meng et al. 2023): one evaluation per step, the scale as its input.
+
+    The same signature and interval as `guided`, so samplers and edits take either; `uncond` is accepted and
+    unused: the student learned its teacher's guidance against the null prompt without the key, which is what
+    `uncond` is for a request without a negative prompt (the engine refuses one).
+    """
+    lo, hi = interval
+
+    def denoise(x: torch.Tensor, sigma: torch.Tensor, *, cond: Any, uncond: Any) -> torch.Tensor:
+        s = float(sigma[0])
+        w = scale if lo <= s <= hi else 1.0
+        return model(x, sigma, cond=cond, guidance=torch.full_like(sigma, w))
+
+    return denoise

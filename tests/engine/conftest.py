@@ -19,6 +19,24 @@ def tiny_random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_random_student_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same, for a guidance-distilled student: its DiT takes the guidance scale (model/train_student.py)."""
+    import dataclasses
+
+    from acegit.engine.checkpoint import save_checkpoint, seeded
+    from acegit.engine.config import preset
+    from acegit.engine.model import MusicModel
+
+    cfg = preset("tiny")
+    cfg = dataclasses.replace(cfg, dit=dataclasses.replace(cfg.dit, guidance_embed=True))
+    folder = tmp_path_factory.mktemp("tiny-random-student")
+    model = seeded(0, lambda: MusicModel(cfg))
+    _perturb_zero_init(model)
+    save_checkpoint(model, folder)
+    return folder
+
+
 def _perturb_zero_init(model) -> None:  # type: ignore[no-untyped-def]
     """Zero-initialised output layers make an untrained model a constant; give them small seeded values so the
     determinism tests exercise every layer."""
@@ -47,3 +65,10 @@ def _one_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def student_engine(tiny_random_student_checkpoint: Path):  # type: ignore[no-untyped-def]
+    from acegit.engine.inference import Engine
+
+    return Engine.load(tiny_random_student_checkpoint, device="cpu")

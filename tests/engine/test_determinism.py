@@ -27,8 +27,15 @@ BASE = GenerationRequest(
 )
 
 
-# The contract holds per sampler: each is its own arithmetic (dpm++2m keeps the previous step's data prediction).
-SAMPLERS = ("euler", "dpm++2m")
+# The contract holds per sampler — each is its own arithmetic (dpm++2m keeps the previous step's data prediction) —
+# and per guidance path: two branches in one batch of two, or a guidance-distilled student's one evaluation.
+CASES = [("euler", "two-branch"), ("dpm++2m", "two-branch"), ("euler", "distilled")]
+ENGINES = {"two-branch": ("tiny_engine", "tiny_random_checkpoint"),
+           "distilled": ("student_engine", "tiny_random_student_checkpoint")}  # fmt: skip
+
+
+def engine_of(request: pytest.FixtureRequest, guidance: str):  # type: ignore[no-untyped-def]
+    return request.getfixturevalue(ENGINES[guidance][0])
 
 
 def with_sampler(sampler: str) -> GenerationRequest:
@@ -41,11 +48,12 @@ def digest(latent: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(latent, dtype=np.float32).tobytes()).hexdigest()
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_same_process_twice(tiny_engine, sampler: str) -> None:
+@pytest.mark.parametrize(("sampler", "guidance"), CASES)
+def test_same_process_twice(request: pytest.FixtureRequest, sampler: str, guidance: str) -> None:
+    engine = engine_of(request, guidance)
     r = with_sampler(sampler)
-    a, b = tiny_engine.generate([r])[0], tiny_engine.generate([r])[0]
-    assert a.shape == (8, 16, tiny_engine.latent_frames(3.0)) and a.dtype == np.float32
+    a, b = engine.generate([r])[0], engine.generate([r])[0]
+    assert a.shape == (8, 16, engine.latent_frames(3.0)) and a.dtype == np.float32
     assert digest(a) == digest(b)
     assert np.abs(a).max() > 0.1  # a real latent, not a constant
 
@@ -57,14 +65,17 @@ def test_seed_and_prompt_change_the_result(tiny_engine) -> None:
     assert digest(a) != digest(b) and digest(a) != digest(c)
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_alone_equals_inside_a_batch_of_eight_different_requests(tiny_engine, sampler: str) -> None:
+@pytest.mark.parametrize(("sampler", "guidance"), CASES)
+def test_alone_equals_inside_a_batch_of_eight_different_requests(
+    request: pytest.FixtureRequest, sampler: str, guidance: str
+) -> None:
+    tiny_engine = engine_of(request, guidance)
     base = with_sampler(sampler)
     others = [
         dataclasses.replace(BASE, seed=7, duration=2.0),
         dataclasses.replace(BASE, prompt="ambient pads", bpm=70.0, key="D major"),
         dataclasses.replace(BASE, sampler="heun", steps=2, duration=1.5),
-        dataclasses.replace(BASE, negative_prompt="drums", guidance=5.0),
+        dataclasses.replace(BASE, negative_prompt="" if guidance == "distilled" else "drums", guidance=5.0),
         dataclasses.replace(BASE, time_signature="3/4", duration=4.0),
         dataclasses.replace(BASE, guidance=1.0, seed=99),
         dataclasses.replace(BASE, prompt="", key="", bpm=0.0, time_signature="", sampler="dpm++2m", steps=6),
@@ -77,8 +88,9 @@ def test_alone_equals_inside_a_batch_of_eight_different_requests(tiny_engine, sa
         assert latent.shape[-1] == tiny_engine.latent_frames(r.duration)
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_one_thread_equals_two(tiny_engine, sampler: str) -> None:
+@pytest.mark.parametrize(("sampler", "guidance"), CASES)
+def test_one_thread_equals_two(request: pytest.FixtureRequest, sampler: str, guidance: str) -> None:
+    tiny_engine = engine_of(request, guidance)
     r = with_sampler(sampler)
     before = torch.get_num_threads()
     try:
@@ -103,12 +115,14 @@ print(hashlib.sha256(latent.tobytes()).hexdigest(), hashlib.sha256(engine.decode
 """
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
-def test_two_separate_processes(tiny_engine, tiny_random_checkpoint: Path, sampler: str) -> None:
+@pytest.mark.parametrize(("sampler", "guidance"), CASES)
+def test_two_separate_processes(request: pytest.FixtureRequest, sampler: str, guidance: str) -> None:
     """Generate and decode in two fresh processes at 1 and 2 threads, neither given the pinned environment: each pins
     its own CPU numerics (acegit/engine/numerics.py), so latents and audio agree with this process bit for bit."""
+    tiny_engine = engine_of(request, guidance)
+    checkpoint: Path = request.getfixturevalue(ENGINES[guidance][1])
     r = with_sampler(sampler)
-    outs = outputs_at_one_and_two_threads(_CHILD, str(tiny_random_checkpoint), repr(dataclasses.asdict(r)))
+    outs = outputs_at_one_and_two_threads(_CHILD, str(checkpoint), repr(dataclasses.asdict(r)))
     latent = tiny_engine.generate([r])[0]
     here = f"{digest(latent)} {hashlib.sha256(tiny_engine.decode(latent).tobytes()).hexdigest()}"
     assert outs == {here}

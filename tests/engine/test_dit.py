@@ -85,3 +85,22 @@ def test_batch_items_do_not_interact_and_the_null_prompt_works() -> None:
         null = model(x, sigma, c.without_text())
     torch.testing.assert_close(both[:1], first, rtol=1e-5, atol=1e-6)
     assert torch.isfinite(null).all() and not torch.allclose(null, both)
+
+
+def test_a_guidance_distilled_dit_takes_the_scale_and_starts_as_the_conditional_branch() -> None:
+    cfg = DiTConfig(hidden=64, depth=2, heads=4)
+    teacher = DiT(cfg, 10.77).eval()
+    torch.nn.init.normal_(teacher.x_out.weight, std=0.02)
+    student = DiT(dataclasses.replace(cfg, guidance_embed=True), 10.77).eval()
+    missing, unexpected = student.load_state_dict(teacher.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("g_embed.") for k in missing)
+    x, sigma, c = torch.randn(2, 8, 16, 12), torch.tensor([0.3, 0.9]), conditions(2, 12, cfg)
+    with torch.no_grad():
+        v = teacher(x, sigma, c)
+        torch.testing.assert_close(student(x, sigma, c, guidance=torch.tensor([4.0, 1.0])), v, rtol=0, atol=0)
+        torch.nn.init.normal_(student.g_embed.mlp[-1].weight, std=0.02)  # trained: the scale changes the velocity
+        assert not torch.allclose(student(x, sigma, c, guidance=torch.tensor([4.0, 4.0])), v)
+    with pytest.raises(ValueError, match="guidance-distilled"):
+        teacher(x, sigma, c, guidance=torch.tensor([4.0, 4.0]))
+    with pytest.raises(ValueError, match="guidance-distilled"):
+        student(x, sigma, c)

@@ -115,3 +115,13 @@ def test_guidance_branch_drops_the_prompt_and_the_key_and_keeps_the_rest(tiny_en
         assert torch.equal(getattr(cond, name), getattr(uncond, name)), name
     _, negative = tiny_engine.conditions(dataclasses.replace(REQ, negative_prompt="harsh noise"))
     assert bool(negative.text_mask.any()) and int(negative.key[0]) == KEY_NULL
+
+
+def test_a_distilled_student_uses_the_scale_and_refuses_a_negative_prompt(student_engine: Engine) -> None:
+    r = dataclasses.replace(REQ, sampler="euler")
+    a = student_engine.generate([r])[0]
+    b = student_engine.generate([dataclasses.replace(r, guidance=5.0)])[0]
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    with pytest.raises(AcegitError, match="negative_prompt") as e:
+        student_engine.generate([dataclasses.replace(r, negative_prompt="drums")])
+    assert "remove negative_prompt" in (e.value.hint or "")

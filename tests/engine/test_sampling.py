@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from acegit.engine.sampling import SAMPLERS, dpmpp_2m, euler, flow_sigmas, guided, heun, shift_sigmas
+from acegit.engine.sampling import (
+    SAMPLERS,
+    distilled,
+    dpmpp_2m,
+    euler,
+    flow_sigmas,
+    guided,
+    heun,
+    shift_sigmas,
+)
 from acegit.errors import AcegitError
 
 
@@ -111,3 +120,17 @@ def test_batched_guidance_equals_separate_branches() -> None:
     separate = guided(model, 4.0)(x, sigma, cond=cond, uncond=uncond)
     batched = guided(model, 4.0, cat=torch.cat)(x, sigma, cond=cond, uncond=uncond)
     torch.testing.assert_close(batched, separate)
+
+
+def test_a_distilled_model_gets_the_scale_within_the_interval_and_one_outside() -> None:
+    calls = []
+
+    def model(x, sigma, *, cond, guidance):
+        calls.append((cond, guidance.tolist()))
+        return torch.full_like(x, float(guidance[0]))
+
+    d = distilled(model, scale=3.0, interval=(0.2, 0.8))
+    x = torch.zeros(2, 3)
+    assert torch.all(d(x, torch.full((2,), 0.5), cond=1.0, uncond=0.0) == 3.0)
+    assert torch.all(d(x, torch.full((2,), 0.9), cond=1.0, uncond=0.0) == 1.0)  # outside: the conditional branch
+    assert calls == [(1.0, [3.0, 3.0]), (1.0, [1.0, 1.0])]  # one evaluation each, never of uncond

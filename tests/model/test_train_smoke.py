@@ -53,6 +53,31 @@ def test_vocoder_recipe_smoke(tmp_path: Path) -> None:
     assert (tmp_path / "voc" / "log.jsonl").read_text().count("\n") == 3
 
 
+def test_student_recipe_smoke(tmp_path: Path) -> None:
+    """Two steps on the teacher's own trajectories, then a resumed third: a whole model whose DiT takes the guidance
+    scale, the teacher's DCAE and vocoder unchanged, and a run refuses another teacher."""
+    import torch
+
+    from acegit.engine.checkpoint import load_checkpoint
+    from model import train_student
+
+    teacher_dir = Path(__file__).parents[2] / "model" / "weights" / "tiny"
+    result = train_student.main(["--smoke", "--run", str(tmp_path / "st"), "--threads", "1"])
+    assert result["first"]["step"] == 2 and result["step"] == 3
+    assert 0 < result["relative_error"] < 1  # it fits the guided velocity somewhat from the first steps
+    model, digest = load_checkpoint(tmp_path / "st" / "ckpt")
+    assert digest == result["hash"] != result["first"]["hash"]
+    assert model.cfg.dit.guidance_embed and model.dit.g_embed is not None
+    teacher, _ = load_checkpoint(teacher_dir)
+    assert not teacher.cfg.dit.guidance_embed
+    for k, v in teacher.state_dict().items():
+        if not k.startswith("dit."):
+            assert torch.equal(model.state_dict()[k], v), k  # DCAE and vocoder: the teacher's
+    assert (tmp_path / "st" / "log.jsonl").read_text().count("\n") == 3
+    with pytest.raises(SystemExit, match="already a guidance-distilled student"):
+        train_student.main(["--smoke", "--teacher", str(tmp_path / "st" / "ckpt"), "--run", str(tmp_path / "x")])
+
+
 def test_transcriber_recipe_smoke(tmp_path: Path) -> None:
     """model/train_transcriber.py: two steps, a checkpoint in acegit's format, then a resumed third step."""
     pytest.importorskip("fluidsynth", reason="pyfluidsynth / libfluidsynth3 not installed")
