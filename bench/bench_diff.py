@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_diff.py [--runs 5] [--tracks 100]
     .venv/bin/python bench/bench_diff.py --cold 7 [--before DIR] [--skip-rest]   # issue 19, the fast path
 
-Builds a throwaway project in a temp folder with a randomly initialised tiny checkpoint (decoding costs the same with
-trained weights: same shapes, same vocoder) and two commits whose lock files hold different 30-s latents (written
+Builds a throwaway project in a temp folder with a randomly initialised checkpoint of the shipped `tiny`'s config
+(decoding costs the same with trained weights: same shapes, same vocoder and refinement) and two commits whose lock files hold different 30-s latents (written
 directly; no sampling). Measures, in one process unless noted:
 
 - latent only (`--no-audio`): parameters + latent comparison, the part that needs no model;
@@ -50,8 +50,10 @@ def git(root: Path, *args: str) -> None:
 
 
 def make_project(tmp: Path, tracks: int) -> Path:
-    from acegit.engine.checkpoint import build_model, save_checkpoint
-    from acegit.engine.registry import resolve_model
+    from acegit.engine.checkpoint import save_checkpoint, seeded
+    from acegit.engine.config import ModelConfig
+    from acegit.engine.model import MusicModel
+    from acegit.engine.registry import builtin_weights_dir, resolve_model
     from acegit.lockfile import AudioStats, LockEnvironment, build_lock, write_lock
     from acegit.project import load_project
     from acegit.scaffold import new_project
@@ -59,7 +61,8 @@ def make_project(tmp: Path, tracks: int) -> Path:
 
     root = tmp / f"proj{tracks}"
     new_project(root)
-    save_checkpoint(build_model("tiny", seed=0), root / "weights" / "bench")
+    shipped = ModelConfig.from_json((builtin_weights_dir("tiny") / "config.json").read_text())
+    save_checkpoint(seeded(0, lambda: MusicModel(shipped)), root / "weights" / "bench")  # the shipped decode path
     text = (root / "acegit.toml").read_text().replace('model = "tiny"', 'model = "bench"')
     (root / "acegit.toml").write_text(text + '\n[models.bench]\npath = "weights/bench"\n')
     (root / "tracks" / "example.toml").unlink()

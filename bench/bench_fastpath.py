@@ -34,9 +34,10 @@ import torch
 from acegit.engine.inference import Engine
 from acegit.engine.registry import builtin_weights_dir
 from acegit.engine.request import GenerationRequest
-sampler, steps, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+sampler, steps, threads, repeats, weights = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), \
+    sys.argv[5]
 torch.set_num_threads(threads)
-engine = Engine.load(builtin_weights_dir("tiny"), device="cpu")
+engine = Engine.load(weights or builtin_weights_dir("tiny"), device="cpu")
 r = GenerationRequest(prompt="dark synthwave with driving bass", negative_prompt="", seed=1234, duration=30.0,
                       bpm=110.0, key="A minor", time_signature="4/4", steps=steps, guidance=4.0, sampler=sampler)
 n = 30 * engine.sample_rate
@@ -82,21 +83,21 @@ def _machine() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f}"
 
 
-def warm(rounds: int, repeats: int, threads: int, configs: list[tuple[str, int]]) -> None:
-    results: dict[tuple[str, int], list[dict[str, float]]] = {c: [] for c in configs}
+def warm(rounds: int, repeats: int, threads: int, configs: list[tuple[str, int, str]]) -> None:
+    results: dict[tuple[str, int, str], list[dict[str, float]]] = {c: [] for c in configs}
     for _ in range(rounds):
-        for sampler, steps in configs:
-            args = [sys.executable, "-c", WARM_CHILD, sampler, str(steps), str(threads), str(repeats)]
+        for sampler, steps, weights in configs:
+            args = [sys.executable, "-c", WARM_CHILD, sampler, str(steps), str(threads), str(repeats), weights]
             out = subprocess.run(args, capture_output=True, text=True, check=True)
-            results[(sampler, steps)].append(json.loads(out.stdout))
+            results[(sampler, steps, weights)].append(json.loads(out.stdout))
     print(f"\nWarm 30-s render, {threads} thread(s), median over {rounds} rounds of {repeats} ({_machine()})\n")
-    print("| sampler | steps | sampling s | DCAE s | vocoder s | total s | real-time factor |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for (sampler, steps), rs in results.items():
+    print("| weights | sampler | steps | sampling s | DCAE s | vocoder s | total s | real-time factor |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (sampler, steps, weights), rs in results.items():
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         print(
-            f"| {sampler} | {steps} | {med['sampling']:.2f} | {med['dcae']:.2f} | {med['vocoder']:.2f} "
-            f"| {med['total']:.2f} | {30 / med['total']:.1f} |"
+            f"| {weights or 'shipped tiny'} | {sampler} | {steps} | {med['sampling']:.2f} | {med['dcae']:.2f} "
+            f"| {med['vocoder']:.2f} | {med['total']:.2f} | {30 / med['total']:.1f} |"
         )
 
 
@@ -150,14 +151,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--config", action="append", help="SAMPLER:STEPS (repeatable; default euler:20, dpm++2m:10..14)")
+    ap.add_argument(
+        "--config",
+        action="append",
+        help="SAMPLER:STEPS[:WEIGHTS] (repeatable; WEIGHTS a checkpoint folder, default the shipped tiny; "
+        "default configs euler:20, dpm++2m:10..14)",
+    )
     ap.add_argument("--peer", default="HEAD", help="the revision whose Griffin-Lim --part vocoder compares against")
     args = ap.parse_args()
-    configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.config or []] or [
-        ("euler", 20),
-        ("dpm++2m", 14),
-        ("dpm++2m", 12),
-        ("dpm++2m", 10),
+    configs = [(c.split(":")[0], int(c.split(":")[1]), ":".join(c.split(":")[2:])) for c in args.config or []] or [
+        ("euler", 20, ""),
+        ("dpm++2m", 14, ""),
+        ("dpm++2m", 12, ""),
+        ("dpm++2m", 10, ""),
     ]
     if args.part in ("warm", "all"):
         warm(args.rounds, args.repeats, args.threads, configs)
