@@ -4,8 +4,8 @@
     .venv/bin/python bench/bench_diff.py --cold 7 [--before DIR] [--skip-rest]   # issue 19, the fast path
 
 Builds a throwaway project in a temp folder with a randomly initialised checkpoint of the shipped `tiny`'s config
-(decoding costs the same with trained weights: same shapes, same vocoder and refinement) and two commits whose lock files hold different 30-s latents (written
-directly; no sampling). Measures, in one process unless noted:
+(decoding costs the same with trained weights: same shapes, same vocoder and refinement) and two commits whose lock
+files hold different 30-s latents (written directly; no sampling). Measures, in one process unless noted:
 
 - latent only (`--no-audio`): parameters + latent comparison, the part that needs no model;
 - full diff, cold: a fresh Snapshots each run (loads the model, decodes both snapshots, spectrogram metrics);
