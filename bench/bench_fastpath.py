@@ -159,7 +159,8 @@ def main() -> None:
     )
     ap.add_argument("--peer", default="HEAD", help="the revision whose Griffin-Lim --part vocoder compares against")
     args = ap.parse_args()
-    configs = [(c.split(":")[0], int(c.split(":")[1]), ":".join(c.split(":")[2:])) for c in args.config or []] or [
+    parts = [(c.split(":", 2) + [""])[:3] for c in args.config or []]  # SAMPLER, STEPS and the weights ("" if none)
+    configs = [(sampler, int(steps), weights) for sampler, steps, weights in parts] or [
         ("euler", 20, ""),
         ("dpm++2m", 14, ""),
         ("dpm++2m", 12, ""),

@@ -79,22 +79,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         reader.rng.bit_generator.state = state["data_rng"]
 
     def save() -> str:
-        live = {k: v.clone() for k, v in model.dcae.state_dict().items()}
-        ema.copy_to(model.dcae)
-        mean, sq = stats
-        set_latent_stats(model, mean, math.sqrt(max(sq - mean * mean, 1e-8)))
-        digest = run.save(
-            model,
-            {
-                "step": step,
-                "opt": opt.state_dict(),
-                "ema": ema.shadow,
-                "latent_stats": stats,
-                "data_rng": reader.rng.bit_generator.state,
-            },
-        )
-        model.dcae.load_state_dict(live)
-        return digest
+        with ema.applied(model.dcae):
+            mean, sq = stats
+            set_latent_stats(model, mean, math.sqrt(max(sq - mean * mean, 1e-8)))
+            return run.save(
+                model,
+                {
+                    "step": step,
+                    "opt": opt.state_dict(),
+                    "ema": ema.shadow,
+                    "latent_stats": stats,
+                    "data_rng": reader.rng.bit_generator.state,
+                },
+            )
 
     stop = StopRequest()
     start = time.time()

@@ -136,20 +136,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         gen.set_state(state["gen"])
 
     def save() -> str:
-        live = {k: v.clone() for k, v in dit.state_dict().items()}
-        ema.copy_to(dit)  # the checkpoint holds the EMA weights: what gets evaluated and shipped
-        digest = run.save(
-            model,
-            {
-                "step": step,
-                "opt": opt.state_dict(),
-                "ema": ema.shadow,
-                "data_rng": data.rng.bit_generator.state,
-                "gen": gen.get_state(),
-            },
-        )
-        dit.load_state_dict(live)
-        return digest
+        with ema.applied(dit):
+            return run.save(
+                model,
+                {
+                    "step": step,
+                    "opt": opt.state_dict(),
+                    "ema": ema.shadow,
+                    "data_rng": data.rng.bit_generator.state,
+                    "gen": gen.get_state(),
+                },
+            )
 
     drop = Dropout()
     start = last_save = time.time()

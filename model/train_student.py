@@ -158,21 +158,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         picks.bit_generator.state = state["picks"]
 
     def save() -> str:
-        live = {k: v.clone() for k, v in dit.state_dict().items()}
-        ema.copy_to(dit)  # the checkpoint holds the EMA weights: what gets evaluated and shipped
-        digest = run.save(
-            student,
-            {
-                "step": step,
-                "teacher": teacher_hash,
-                "opt": opt.state_dict(),
-                "ema": ema.shadow,
-                "rng": rng.getstate(),
-                "picks": picks.bit_generator.state,
-            },
-        )
-        dit.load_state_dict(live)
-        return digest
+        with ema.applied(dit):
+            return run.save(
+                student,
+                {
+                    "step": step,
+                    "teacher": teacher_hash,
+                    "opt": opt.state_dict(),
+                    "ema": ema.shadow,
+                    "rng": rng.getstate(),
+                    "picks": picks.bit_generator.state,
+                },
+            )
 
     stop = StopRequest()
     start = last_save = time.time()

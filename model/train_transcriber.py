@@ -134,14 +134,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         reader.rng.bit_generator.state = state["data_rng"]
 
     def save() -> str:
-        live = {k: v.clone() for k, v in model.state_dict().items()}
-        ema.copy_to(model)
-        digest = run.save(
-            model,
-            {"step": step, "opt": opt.state_dict(), "ema": ema.shadow, "data_rng": reader.rng.bit_generator.state},
-        )
-        model.load_state_dict(live)
-        return digest
+        with ema.applied(model):
+            return run.save(
+                model,
+                {"step": step, "opt": opt.state_dict(), "ema": ema.shadow, "data_rng": reader.rng.bit_generator.state},
+            )
 
     stop = StopRequest()
     start = time.time()

@@ -114,21 +114,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         mix.bit_generator.state = state["mix_rng"]
 
     def save() -> str:
-        live = {k: v.clone() for k, v in net.state_dict().items()}
-        ema.copy_to(net)
-        digest = run.save(
-            model,
-            {
-                "step": step,
-                "seconds": seconds + time.time() - start,
-                "opt": opt.state_dict(),
-                "ema": ema.shadow,
-                "data_rng": reader.rng.bit_generator.state,
-                "mix_rng": mix.bit_generator.state,
-            },
-        )
-        net.load_state_dict(live)
-        return digest
+        with ema.applied(net):
+            return run.save(
+                model,
+                {
+                    "step": step,
+                    "seconds": seconds + time.time() - start,
+                    "opt": opt.state_dict(),
+                    "ema": ema.shadow,
+                    "data_rng": reader.rng.bit_generator.state,
+                    "mix_rng": mix.bit_generator.state,
+                },
+            )
 
     stop = StopRequest()
     start = time.time()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,17 @@ class EMA:
 
     def copy_to(self, module: nn.Module) -> None:
         module.load_state_dict(self.shadow)
+
+    @contextlib.contextmanager
+    def applied(self, module: nn.Module) -> Iterator[None]:
+        """The EMA weights in `module` inside the block (a checkpoint holds them: what gets evaluated and shipped),
+        its live training weights back after."""
+        live = {k: v.clone() for k, v in module.state_dict().items()}
+        self.copy_to(module)
+        try:
+            yield
+        finally:
+            module.load_state_dict(live)
 
 
 class StopRequest:
