@@ -1,15 +1,22 @@
-"""Distil a model's classifier-free guidance into a student: `python -m model.train_student --run runs/student`.
+"""Distil guidance (and steps) into a student: `python -m model.train_student --run runs/student`.
 
 Guidance costs a second DiT branch at every step (issue 19: sampling is two thirds of a render). The student (Meng et
 al. 2023, stage one, on the flow path) is the teacher's DiT plus an embedding of the guidance scale, zero-initialised
 so that it starts as the teacher's conditional branch; it learns to predict the teacher's *guided* velocity in one
 evaluation, for any scale, so a render samples at half the cost with the same steps and schedule.
 
+`--jump K` also distils steps (a few-step student, as ACE-Step's turbo): each training pair spans K of the teacher's
+steps, and its target is the secant velocity (x_{i+K} - x_i) / (σ_{i+K} - σ_i) along the teacher's own trajectory, so
+one Euler step of the student lands where K guided steps of the teacher did. The shifted schedule of n steps is every
+K-th level of the one of n·K steps, so a student trained on teacher trajectories of 20 steps with `--jump 4` renders
+with `steps = 5`. `--init` starts it from a guidance-distilled student instead of the teacher's weights.
+
 Training is on-policy and needs no corpus audio: the teacher samples trajectories through the engine's own path
 (`Engine._denoise`: its conditions, guidance branch and schedule) for the prompts, BPM, keys, metres and melodies of
-freshly composed pieces, at random scales and step counts; every step it takes is a training pair (x_σ, σ, conditions,
-scale) -> guided velocity, and the student fits them by MSE. DCAE and vocoder are the teacher's, unchanged. The
-checkpoint is a whole model in acegit's format (`dit.guidance_embed = true`); resumes from the run folder.
+freshly composed pieces, at random scales and step counts; every K steps it takes is a training pair (x_σ, σ,
+conditions, scale) -> velocity, and the student fits them by MSE (`--reuse` passes over each round's pairs). DCAE and
+vocoder are the teacher's, unchanged. The checkpoint is a whole model in acegit's format (`dit.guidance_embed =
+true`); resumes from the run folder.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ class Pool:
 
     x: list[torch.Tensor] = dataclasses.field(default_factory=list)  # (1, C, F, T) each
     sigma: list[torch.Tensor] = dataclasses.field(default_factory=list)  # (1,)
-    velocity: list[torch.Tensor] = dataclasses.field(default_factory=list)  # the teacher's guided velocity
+    target: list[torch.Tensor] = dataclasses.field(default_factory=list)  # the teacher's (secant) guided velocity
     trajectory: list[int] = dataclasses.field(default_factory=list)
     conds: list[Conditions] = dataclasses.field(default_factory=list)
     scales: list[float] = dataclasses.field(default_factory=list)
@@ -59,7 +66,7 @@ class Pool:
             torch.cat([self.sigma[i] for i in idx]),
             Conditions.cat([self.conds[j] for j in traj]),
             torch.tensor([self.scales[j] for j in traj], dtype=torch.float32),
-            torch.cat([self.velocity[i] for i in idx]),
+            torch.cat([self.target[i] for i in idx]),
         )
 
 
@@ -93,7 +100,7 @@ def request(rng: random.Random, args: argparse.Namespace, duration: float, loop:
 
 @torch.no_grad()
 def teacher_round(teacher: Engine, rng: random.Random, args: argparse.Namespace) -> Pool:
-    """`args.batch` trajectories of one random length (loops or not), sampled by the teacher, recorded step by step."""
+    """`args.batch` trajectories of one random length (loops or not), sampled by the teacher; a pair every K steps."""
     pool = Pool(loop=rng.random() < args.loop_share)
     duration = rng.choice(args.durations)
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,20 +108,22 @@ def teacher_round(teacher: Engine, rng: random.Random, args: argparse.Namespace)
             r = request(rng, args, duration, pool.loop, Path(tmp))
             pool.conds.append(teacher.conditions(r)[0])
             pool.scales.append(r.guidance)
+            xs: list[torch.Tensor] = []
 
-            def record(denoise: Any, j: int = j) -> Any:
+            def record(denoise: Any, xs: list[torch.Tensor] = xs) -> Any:
                 def recorded(x: torch.Tensor, sigma: torch.Tensor, *, cond: Any, uncond: Any) -> torch.Tensor:
-                    v = denoise(x, sigma, cond=cond, uncond=uncond)
-                    pool.x.append(x)
-                    pool.sigma.append(sigma)
-                    pool.velocity.append(v)
-                    pool.trajectory.append(j)
-                    return v
+                    xs.append(x)
+                    return denoise(x, sigma, cond=cond, uncond=uncond)
 
                 return recorded
 
             sigmas = flow_sigmas(r.steps, teacher.cfg.sampling.shift)
-            teacher._denoise(r, teacher.initial_noise(r), sigmas, lambda info: None, record)
+            xs.append(teacher._denoise(r, teacher.initial_noise(r), sigmas, lambda info: None, record))
+            for i in range(0, r.steps, args.jump):
+                pool.x.append(xs[i])
+                pool.sigma.append(sigmas[i : i + 1])
+                pool.target.append((xs[i + args.jump] - xs[i]) / (sigmas[i + args.jump] - sigmas[i]))
+                pool.trajectory.append(j)
     teacher._text_cache.clear()  # every round brings new prompts: keep the teacher's memory flat
     return pool
 
@@ -135,9 +144,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if teacher_model.cfg.dit.guidance_embed:
         raise SystemExit(f"{args.teacher} is already a guidance-distilled student; give the model it was made from")
     teacher = Engine(teacher_model, teacher_hash, torch.device("cpu"))
+    if any(n % args.jump for n in args.sample_steps):
+        raise SystemExit(f"--sample-steps {args.sample_steps}: each must be a multiple of --jump {args.jump}")
     run = RunDir(args.run)
     if run.has_checkpoint():
         student, state = run.load()
+    elif args.init is not None:
+        student, state = load_checkpoint(args.init)[0].train(), {}
+        if student.cfg != student_of(teacher_model, args.seed).cfg:
+            raise SystemExit(f"--init {args.init} is not a guidance-distilled student of {args.teacher}")
     else:
         student, state = student_of(teacher_model, args.seed).train(), {}
     if state and state.get("teacher") != teacher_hash:
@@ -177,7 +192,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     rel: list[float] = []
     while step < args.steps and time.time() - start < args.minutes * 60 and not stop.requested:
         pool = teacher_round(teacher, rng, args)
-        order = picks.permutation(len(pool.x)).tolist()
+        order = [i for _ in range(args.reuse) for i in picks.permutation(len(pool.x)).tolist()]
         for first in range(0, len(order) - args.batch + 1, args.batch):
             if step >= args.steps or stop.requested:
                 break
@@ -223,6 +238,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-steps", type=int, nargs="+", default=[20, 20, 20, 10], help="teacher steps (drawn)")
     p.add_argument("--guidance-range", type=float, nargs=2, default=[1.0, 7.0], metavar=("LO", "HI"))
     p.add_argument("--loop-share", type=float, default=0.1, help="share of rounds sampled as seamless loops")
+    p.add_argument("--jump", type=int, default=1, help="teacher steps per student step (1: guidance distillation)")
+    p.add_argument("--init", type=Path, help="a guidance-distilled student of the teacher to start from")
+    p.add_argument("--reuse", type=int, default=1, help="passes over each round's pairs")
     add_run_args(p, minutes=60.0, batch=8, lr=2e-4, warmup=100, log_every=20, save_every=300.0)
     return p
 
@@ -234,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:  # two steps on 2-s tracks of 2 teacher steps, then a resume (CI)
         args.run = Path(tmp) / "run" if args.run == Path("runs/student") else args.run
         args.batch, args.steps, args.log_every, args.warmup = 2, 2, 1, 1
-        args.durations, args.sample_steps = [2.0], [2]
+        args.durations, args.sample_steps = [2.0], [2 * args.jump]
         first = train(args)
         args.steps = 3
         return {**train(args), "first": first}

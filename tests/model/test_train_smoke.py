@@ -76,6 +76,36 @@ def test_student_recipe_smoke(tmp_path: Path) -> None:
     assert (tmp_path / "st" / "log.jsonl").read_text().count("\n") == 3
     with pytest.raises(SystemExit, match="already a guidance-distilled student"):
         train_student.main(["--smoke", "--teacher", str(tmp_path / "st" / "ckpt"), "--run", str(tmp_path / "x")])
+    # a few-step student starts from that one (--init), and only from a guidance-distilled student of the teacher
+    turbo = train_student.main(["--smoke", "--jump", "2", "--init", str(tmp_path / "st" / "ckpt"), "--threads", "1"])
+    assert turbo["first"]["step"] == 2 and turbo["step"] == 3
+    with pytest.raises(SystemExit, match="not a guidance-distilled student"):
+        train_student.main(["--smoke", "--init", str(teacher_dir), "--run", str(tmp_path / "y")])
+    with pytest.raises(SystemExit, match="multiple of --jump 3"):
+        train_student.main(["--jump", "3", "--sample-steps", "20", "--run", str(tmp_path / "z")])
+
+
+def test_a_student_step_lands_where_the_teachers_jump_did() -> None:
+    """`--jump K`: a pair's target is the secant over K teacher steps, at every K-th level of the teacher's schedule,
+    which is the schedule of steps / K; so Euler steps of the targets retrace the teacher's trajectory."""
+    import random
+
+    import torch
+
+    from acegit.engine.inference import Engine
+    from acegit.engine.sampling import flow_sigmas
+    from model import train_student
+
+    teacher = Engine.load(Path(__file__).parents[2] / "model" / "weights" / "tiny", device="cpu")
+    argv = ["--jump", "2", "--sample-steps", "6", "--durations", "2", "--batch", "1", "--loop-share", "0"]
+    pool = train_student.teacher_round(teacher, random.Random(3), train_student.parser().parse_args(argv))
+    sigmas = flow_sigmas(3, teacher.cfg.sampling.shift)
+    assert len(pool.x) == 3 and pool.trajectory == [0, 0, 0]
+    for i in range(3):
+        torch.testing.assert_close(pool.sigma[i], sigmas[i : i + 1], rtol=0, atol=1e-7)
+    for i in range(2):
+        torch.testing.assert_close(pool.x[i] + (sigmas[i + 1] - sigmas[i]) * pool.target[i], pool.x[i + 1])
+    assert not torch.allclose(pool.target[0], pool.target[1])  # the velocity changes along the path
 
 
 def test_transcriber_recipe_smoke(tmp_path: Path) -> None:
