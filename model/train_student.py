@@ -146,6 +146,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     teacher = Engine(teacher_model, teacher_hash, torch.device("cpu"))
     if any(n % args.jump for n in args.sample_steps):
         raise SystemExit(f"--sample-steps {args.sample_steps}: each must be a multiple of --jump {args.jump}")
+    if args.jump > 1 and len(set(args.sample_steps)) > 1:
+        raise SystemExit(f"--sample-steps {args.sample_steps}: a few-step student is trained for one step count")
     run = RunDir(args.run)
     if run.has_checkpoint():
         student, state = run.load()
@@ -157,6 +159,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         student, state = student_of(teacher_model, args.seed).train(), {}
     if state and state.get("teacher") != teacher_hash:
         raise SystemExit(f"{args.run} distils weights {state.get('teacher', '?')[:12]}…, not {args.teacher}")
+    if args.jump > 1:  # it renders with exactly its steps (the engine refuses others)
+        sampling = dataclasses.replace(student.cfg.sampling, steps=args.sample_steps[0] // args.jump)
+        student.cfg = dataclasses.replace(student.cfg, sampling=sampling)
     student.dcae.requires_grad_(False).eval()
     if student.vocoder is not None:
         student.vocoder.requires_grad_(False)

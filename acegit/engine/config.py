@@ -73,6 +73,9 @@ class VocoderConfig:
 class SamplingConfig:
     shift: float = 3.0  # timestep shift sigma' = s*sigma / (1 + (s-1)*sigma): more steps at high noise (SD3)
     guidance_interval: tuple[float, float] = (0.0, 1.0)  # classifier-free guidance only for sigma in [lo, hi]
+    # A step-distilled student's steps (model/train_student.py --jump): its Euler steps jump along the teacher's path,
+    # so it renders with exactly this many. 0: any steps and sampler.
+    steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,13 @@ def _check(r: GenerationRequest, cfg: ModelConfig) -> None:
             hint="remove negative_prompt, or render with weights that guide in two branches",
         )
     sampling.get_sampler(r.sampler)
+    n = cfg.sampling.steps
+    if n and (r.steps != n or r.sampler != "euler"):
+        raise AcegitError(
+            f"steps = {r.steps}, sampler = {r.sampler!r}: this model's weights are distilled for {n} Euler steps "
+            "and render with no other",
+            hint=f'set steps = {n} and sampler = "euler" in the track or in acegit.toml [defaults]',
+        )
 
 
 def _vocoders(model: MusicModel) -> dict[str, Vocoder]:

@@ -125,3 +125,23 @@ def test_a_distilled_student_uses_the_scale_and_refuses_a_negative_prompt(studen
     with pytest.raises(AcegitError, match="negative_prompt") as e:
         student_engine.generate([dataclasses.replace(r, negative_prompt="drums")])
     assert "remove negative_prompt" in (e.value.hint or "")
+
+
+def test_a_step_distilled_student_renders_with_its_steps_only(
+    tiny_random_student_checkpoint: Path, tmp_path: Path
+) -> None:
+    """Weights distilled for n Euler steps (`sampling.steps`, model/train_student.py --jump) refuse other steps or
+    samplers with the setting to change, and render with n."""
+    from acegit.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    model, _ = load_checkpoint(tiny_random_student_checkpoint)
+    model.cfg = dataclasses.replace(model.cfg, sampling=dataclasses.replace(model.cfg.sampling, steps=2))
+    save_checkpoint(model, tmp_path / "turbo")
+    engine = Engine.load(tmp_path / "turbo", device="cpu")
+    r = dataclasses.replace(REQ, sampler="euler", steps=2)
+    same_dit = Engine.load(tiny_random_student_checkpoint, device="cpu")  # the same weights, no step count
+    assert np.array_equal(engine.generate([r])[0], same_dit.generate([r])[0])
+    for wrong in (dataclasses.replace(r, steps=3), dataclasses.replace(r, sampler="heun")):
+        with pytest.raises(AcegitError, match="distilled for 2 Euler steps") as e:
+            engine.generate([wrong])
+        assert 'set steps = 2 and sampler = "euler"' in (e.value.hint or "")

@@ -77,12 +77,16 @@ def test_student_recipe_smoke(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="already a guidance-distilled student"):
         train_student.main(["--smoke", "--teacher", str(tmp_path / "st" / "ckpt"), "--run", str(tmp_path / "x")])
     # a few-step student starts from that one (--init), and only from a guidance-distilled student of the teacher
-    turbo = train_student.main(["--smoke", "--jump", "2", "--init", str(tmp_path / "st" / "ckpt"), "--threads", "1"])
+    init = ["--init", str(tmp_path / "st" / "ckpt"), "--run", str(tmp_path / "turbo"), "--threads", "1"]
+    turbo = train_student.main(["--smoke", "--jump", "2", *init])
     assert turbo["first"]["step"] == 2 and turbo["step"] == 3
+    assert load_checkpoint(Path(turbo["run"]) / "ckpt")[0].cfg.sampling.steps == 2  # 4 teacher steps, jump 2
     with pytest.raises(SystemExit, match="not a guidance-distilled student"):
         train_student.main(["--smoke", "--init", str(teacher_dir), "--run", str(tmp_path / "y")])
     with pytest.raises(SystemExit, match="multiple of --jump 3"):
         train_student.main(["--jump", "3", "--sample-steps", "20", "--run", str(tmp_path / "z")])
+    with pytest.raises(SystemExit, match="one step count"):
+        train_student.main(["--jump", "2", "--sample-steps", "20", "10", "--run", str(tmp_path / "z")])
 
 
 def test_a_student_step_lands_where_the_teachers_jump_did() -> None:
