@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acegit.cache import RenderCache, cache_key
-from acegit.engine.registry import BUILTIN, ModelRef
+from acegit.engine.registry import BUILTIN, ModelRef, distilled_steps
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError, InputError, UsageError
 from acegit.fingerprint import input_fingerprint
@@ -179,7 +179,28 @@ def _load_valid(project: Project, statuses: Sequence[TrackStatus]) -> list[Track
     if bad:
         lines = "\n".join(f"  {st.message}" for st in bad)
         raise AcegitError(f"{len(bad)} track(s) cannot be rendered:\n{lines}", hint="Fix them, then render again.")
-    return load_tracks(project, [st.name for st in statuses]) if statuses else []
+    tracks = load_tracks(project, [st.name for st in statuses]) if statuses else []
+    _check_distilled(project, tracks)
+    return tracks
+
+
+def _check_distilled(project: Project, tracks: Sequence[Track]) -> None:
+    """A step-distilled model renders with its own steps and Euler only (the engine refuses the rest): name the
+    track files that ask otherwise before anything loads or samples."""
+    fixed: dict[str, int] = {}
+    bad = []
+    for t in tracks:
+        if t.model not in fixed:
+            fixed[t.model] = distilled_steps(t.model, project.models)
+        n = fixed[t.model]
+        if n and (t.steps != n or t.sampler != "euler"):
+            bad.append(f'  {project.display(t.path)}: steps = {t.steps}, sampler = "{t.sampler}": model {t.model!r} '
+                       f"is distilled for {n} Euler steps")  # fmt: skip
+    if bad:
+        raise AcegitError(
+            f"{len(bad)} track(s) cannot be rendered:\n" + "\n".join(bad),
+            hint='Set steps and sampler = "euler" as named, in those tracks or in acegit.toml [defaults].',
+        )
 
 
 # --- engine plumbing -------------------------------------------------------------------------------------------

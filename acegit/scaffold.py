@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from acegit import gitrepo
-from acegit.engine.registry import check_available
+from acegit.engine.registry import check_available, distilled_steps
 from acegit.errors import AcegitError
 from acegit.fsutil import atomic_write_text
 from acegit.project import PROJECT_FILE, Project, load_project
@@ -178,6 +178,9 @@ def add_track(project: Project, name: str, fields: dict[str, Any]) -> Track:
         check_available(track.model, project.models)
     except AcegitError as e:
         raise AcegitError(f"{shown}: model = {toml_value(track.model)}: {e.message}", hint=e.hint) from None
+    fixed = distilled_steps(track.model, project.models)
+    if fixed:  # a step-distilled model renders with its own steps and Euler: write them unless given
+        track = parse_track({"steps": fixed, "sampler": "euler", **data}, name, path, project)
     try:
         atomic_write_text(path, dumps_track(track))
     except OSError as e:

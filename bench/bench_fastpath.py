@@ -7,8 +7,9 @@ against `python -c "import torch"`.
 
 warm: every configuration is a fresh process that loads the shipped weights, renders once to warm up, then times
 --repeats renders (sampling, DCAE decode and vocoder separately) and reports medians; configurations run interleaved,
-round after round, so a busy machine slows all of them alike. cold: one temporary project with one 30-s track;
-`acegit render --force --no-cache` and `python -c "import torch"` alternate, --rounds times each after a warm-up of
+round after round, so a busy machine slows all of them alike. cold: one temporary project with a 30-s track of
+`tiny` and the same of `tiny-turbo` (5 steps); each one's `acegit render NAME --force --no-cache` and `python -c
+"import torch"` alternate, --rounds times each after a warm-up of
 both. vocoder: Griffin-Lim of this checkout vs acegit/engine/vocoder.py at --peer (loaded from Git into its own
 module), alternating on the same mel; also checks that both give the same samples. Prints markdown; asserts nothing.
 """
@@ -108,9 +109,11 @@ def cold(rounds: int) -> None:
         subprocess.run([acegit, "new", str(root)], check=True, capture_output=True)
         track = 'prompt = "dark synthwave with driving bass"\nseed = 1234\nduration = 30.0\nbpm = 110\n'
         (root / "tracks" / "example.toml").write_text(track)
+        (root / "tracks" / "turbo.toml").write_text(track + 'model = "tiny-turbo"\nsteps = 5\n')
         commands = {
-            "acegit render --force --no-cache": [acegit, "render", "--force", "--no-cache"],
+            "acegit render example --force --no-cache": [acegit, "render", "example", "--force", "--no-cache"],
             'python -c "import torch"': [sys.executable, "-c", "import torch"],
+            "acegit render turbo --force --no-cache (tiny-turbo)": [acegit, "render", "turbo", "--force", "--no-cache"],
         }
         times: dict[str, list[float]] = {k: [] for k in commands}
         for i in range(rounds + 1):  # the first round warms the page cache and is not counted
@@ -120,12 +123,14 @@ def cold(rounds: int) -> None:
                 if i:
                     times[name].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
-    render, torch_ = med["acegit render --force --no-cache"], med['python -c "import torch"']
+    torch_ = med['python -c "import torch"']
     print(f"\nCold 30-s render vs importing torch, {rounds} interleaved rounds ({_machine()})\n")
     print("| command | median s | min s | max s |\n| --- | ---: | ---: | ---: |")
     for k, v in times.items():
         print(f"| `{k}` | {statistics.median(v):.2f} | {min(v):.2f} | {max(v):.2f} |")
-    print(f"\nratio render / import torch: **{render / torch_:.2f}x** (target 1.5x)")
+    for k, v in med.items():
+        if k.startswith("acegit"):
+            print(f"\nratio `{k}` / import torch: **{v / torch_:.2f}x** (target 1.5x)")
 
 
 def vocoder(peer: str, rounds: int, threads: int) -> None:

@@ -58,6 +58,12 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
     ("tags-ints", {"tracks/bad.toml": GOOD + "tags = [1, 2]\n"}, ["status"], ["tracks/bad.toml: tags = [1, 2]"]),
     ("model-empty", {"tracks/bad.toml": GOOD + 'model = ""\n'}, ["status"], ["tracks/bad.toml: model is empty"]),
     ("model-unknown", {"tracks/bad.toml": GOOD + 'model = "tiyn"\n'}, ["status"], ['bad.toml: model = "tiyn"', "tiny"]),
+    (
+        "steps-for-a-step-distilled-model",
+        {"tracks/bad.toml": GOOD + 'model = "tiny-turbo"\nsteps = 20\n'},
+        ["render", "bad"],
+        ['tracks/bad.toml: steps = 20, sampler = "euler"', "'tiny-turbo' is distilled for 5 Euler steps"],
+    ),
     # out of range
     (
         "seed-negative",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from acegit.errors import AcegitError
 
-BUILTIN_MODELS = ("tiny", "base")
+BUILTIN_MODELS = ("tiny", "tiny-turbo", "base")
 TRANSCRIBER = "transcriber"  # the shipped audio-to-notes model (acegit/engine/transcriber.py); never a track's model
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -285,3 +285,16 @@ def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRe
         f"unknown model {name!r}; known models: {', '.join(known)}",
         hint=f'Use one of those, or add [models.{name}] path = "path/to/weights" to acegit.toml.',
     )
+
+
+def distilled_steps(name: str, local_models: Mapping[str, Path | None]) -> int:
+    """The Euler steps a step-distilled model of the built-in backend renders with (its config.json's
+    `sampling.steps`, model/train_student.py --jump); 0 when any steps do, or when the model cannot be read here."""
+    try:
+        ref = resolve_model(name, local_models)
+        if ref.backend != BUILTIN:
+            return 0
+        steps = json.loads((ref.path / CONFIG_FILE).read_text(encoding="utf-8")).get("sampling", {}).get("steps", 0)
+    except (AcegitError, OSError, ValueError, AttributeError):
+        return 0
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else 0

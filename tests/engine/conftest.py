@@ -72,3 +72,18 @@ def student_engine(tiny_random_student_checkpoint: Path):  # type: ignore[no-unt
     from acegit.engine.inference import Engine
 
     return Engine.load(tiny_random_student_checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def turbo_checkpoint() -> Path:
+    """The shipped step-distilled model (docs/model-card.md, "Sampler")."""
+    from acegit.engine.registry import builtin_weights_dir
+
+    return builtin_weights_dir("tiny-turbo")
+
+
+@pytest.fixture(scope="session")
+def turbo_engine(turbo_checkpoint: Path):  # type: ignore[no-untyped-def]
+    from acegit.engine.inference import Engine
+
+    return Engine.load(turbo_checkpoint, device="cpu")

@@ -28,20 +28,24 @@ BASE = GenerationRequest(
 
 
 # The contract holds per sampler — each is its own arithmetic (dpm++2m keeps the previous step's data prediction) —
-# and per guidance path: two branches in one batch of two, or a guidance-distilled student's one evaluation.
-CASES = [("euler", "two-branch"), ("dpm++2m", "two-branch"), ("euler", "distilled")]
+# and per guidance path: two branches in one batch of two, or a guidance-distilled student's one evaluation; and for
+# the shipped step-distilled `tiny-turbo` (its 5 Euler steps only).
+CASES = [("euler", "two-branch"), ("dpm++2m", "two-branch"), ("euler", "distilled"), ("euler", "turbo")]
 ENGINES = {"two-branch": ("tiny_engine", "tiny_random_checkpoint"),
-           "distilled": ("student_engine", "tiny_random_student_checkpoint")}  # fmt: skip
+           "distilled": ("student_engine", "tiny_random_student_checkpoint"),
+           "turbo": ("turbo_engine", "turbo_checkpoint")}  # fmt: skip
+TURBO_STEPS = 5
 
 
 def engine_of(request: pytest.FixtureRequest, guidance: str):  # type: ignore[no-untyped-def]
     return request.getfixturevalue(ENGINES[guidance][0])
 
 
-def with_sampler(sampler: str) -> GenerationRequest:
+def with_sampler(sampler: str, guidance: str) -> GenerationRequest:
     """BASE with the sampler; dpm++2m's second-order update first runs at the third of five steps (the first two and
-    the last are first order), so it gets 5 steps."""
-    return dataclasses.replace(BASE, sampler=sampler, steps=5 if sampler == "dpm++2m" else BASE.steps)
+    the last are first order), so it gets 5 steps; tiny-turbo renders with its own 5."""
+    steps = 5 if sampler == "dpm++2m" else TURBO_STEPS if guidance == "turbo" else BASE.steps
+    return dataclasses.replace(BASE, sampler=sampler, steps=steps)
 
 
 def digest(latent: np.ndarray) -> str:
@@ -51,7 +55,7 @@ def digest(latent: np.ndarray) -> str:
 @pytest.mark.parametrize(("sampler", "guidance"), CASES)
 def test_same_process_twice(request: pytest.FixtureRequest, sampler: str, guidance: str) -> None:
     engine = engine_of(request, guidance)
-    r = with_sampler(sampler)
+    r = with_sampler(sampler, guidance)
     a, b = engine.generate([r])[0], engine.generate([r])[0]
     assert a.shape == (8, 16, engine.latent_frames(3.0)) and a.dtype == np.float32
     assert digest(a) == digest(b)
@@ -70,16 +74,18 @@ def test_alone_equals_inside_a_batch_of_eight_different_requests(
     request: pytest.FixtureRequest, sampler: str, guidance: str
 ) -> None:
     tiny_engine = engine_of(request, guidance)
-    base = with_sampler(sampler)
+    base = with_sampler(sampler, guidance)
     others = [
         dataclasses.replace(BASE, seed=7, duration=2.0),
         dataclasses.replace(BASE, prompt="ambient pads", bpm=70.0, key="D major"),
         dataclasses.replace(BASE, sampler="heun", steps=2, duration=1.5),
-        dataclasses.replace(BASE, negative_prompt="" if guidance == "distilled" else "drums", guidance=5.0),
+        dataclasses.replace(BASE, negative_prompt="" if guidance != "two-branch" else "drums", guidance=5.0),
         dataclasses.replace(BASE, time_signature="3/4", duration=4.0),
         dataclasses.replace(BASE, guidance=1.0, seed=99),
         dataclasses.replace(BASE, prompt="", key="", bpm=0.0, time_signature="", sampler="dpm++2m", steps=6),
     ]
+    if guidance == "turbo":
+        others = [dataclasses.replace(r, sampler="euler", steps=TURBO_STEPS) for r in others]
     alone = tiny_engine.generate([base])[0]
     batch = tiny_engine.generate(others[:3] + [base] + others[3:])
     assert len(batch) == 8
@@ -91,7 +97,7 @@ def test_alone_equals_inside_a_batch_of_eight_different_requests(
 @pytest.mark.parametrize(("sampler", "guidance"), CASES)
 def test_one_thread_equals_two(request: pytest.FixtureRequest, sampler: str, guidance: str) -> None:
     tiny_engine = engine_of(request, guidance)
-    r = with_sampler(sampler)
+    r = with_sampler(sampler, guidance)
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -121,7 +127,7 @@ def test_two_separate_processes(request: pytest.FixtureRequest, sampler: str, gu
     its own CPU numerics (acegit/engine/numerics.py), so latents and audio agree with this process bit for bit."""
     tiny_engine = engine_of(request, guidance)
     checkpoint: Path = request.getfixturevalue(ENGINES[guidance][1])
-    r = with_sampler(sampler)
+    r = with_sampler(sampler, guidance)
     outs = outputs_at_one_and_two_threads(_CHILD, str(checkpoint), repr(dataclasses.asdict(r)))
     latent = tiny_engine.generate([r])[0]
     here = f"{digest(latent)} {hashlib.sha256(tiny_engine.decode(latent).tobytes()).hexdigest()}"
