@@ -195,11 +195,11 @@ def _check_distilled(project: Project, tracks: Sequence[Track]) -> None:
         n = fixed[t.model]
         if n and (t.steps != n or t.sampler != "euler"):
             bad.append(f'  {project.display(t.path)}: steps = {t.steps}, sampler = "{t.sampler}": model {t.model!r} '
-                       f"is distilled for {n} Euler steps")  # fmt: skip
+                       f'is distilled for steps = {n}, sampler = "euler" and renders with no other')  # fmt: skip
     if bad:
         raise AcegitError(
             f"{len(bad)} track(s) cannot be rendered:\n" + "\n".join(bad),
-            hint='Set steps and sampler = "euler" as named, in those tracks or in acegit.toml [defaults].',
+            hint="Set those in the track files (or in acegit.toml [defaults]), or give the tracks another model.",
         )
 
 
