@@ -9,9 +9,9 @@ warm: every configuration is a fresh process that loads the shipped weights, ren
 --repeats renders (sampling, DCAE decode and vocoder separately) and reports medians; configurations run interleaved,
 round after round, so a busy machine slows all of them alike. cold: one temporary project with a 30-s track of
 `tiny` and the same of `tiny-turbo` (5 steps); each one's `acegit render NAME --force --no-cache` and `python -c
-"import torch"` alternate, --rounds times each after a warm-up of
-both. vocoder: Griffin-Lim of this checkout vs acegit/engine/vocoder.py at --peer (loaded from Git into its own
-module), alternating on the same mel; also checks that both give the same samples. Prints markdown; asserts nothing.
+"import torch"` alternate, --rounds times each after a warm-up round. vocoder: Griffin-Lim of this checkout vs
+acegit/engine/vocoder.py at --peer (loaded from Git into its own module), alternating on the same mel; also checks
+that both give the same samples. Prints markdown; asserts nothing.
 """
 
 from __future__ import annotations
