@@ -1,3 +1,3 @@
-from acegit.cli import main
+from acegit.cli import run
 
-main()
+run()

@@ -38,4 +38,4 @@ def test_wheel_ships_weights_not_training_code(wheel: zipfile.ZipFile) -> None:
 
 def test_wheel_entry_point(wheel: zipfile.ZipFile) -> None:
     (ep,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
-    assert "acegit = acegit.cli:main" in wheel.read(ep).decode()
+    assert "acegit = acegit.cli:run" in wheel.read(ep).decode()

@@ -113,7 +113,7 @@ def mkl_report() -> str:
         try:
             with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
                 torch.mm(a, a)
-            _flush_c_stdout()
+            flush_c_stdio()
         finally:
             if saved is None:
                 os.close(1)
@@ -124,11 +124,12 @@ def mkl_report() -> str:
         return out.read(1 << 16).decode("utf-8", errors="replace")
 
 
-def _flush_c_stdout() -> None:
-    """MKL prints with C stdio, which buffers when stdout is not a terminal."""
+def flush_c_stdio() -> None:
+    """Flush C stdio's buffers: MKL (and any native library) prints with it, which buffers when stdout is not a
+    terminal."""
     import ctypes
 
-    with contextlib.suppress(OSError, AttributeError):
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # TypeError: no CDLL(None) (Windows)
         ctypes.CDLL(None).fflush(None)
 
 
