@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from acegit.engine import conv
 from acegit.engine.config import DCAEConfig
 
 
@@ -27,7 +28,7 @@ class ResBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.norm = ChannelRMSNorm(channels)
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1 = conv.Conv3x3(channels, channels)
         self.conv2 = nn.Conv2d(channels, channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -58,7 +59,7 @@ class Up(nn.Module):
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
         assert (4 * c_out) % c_in == 0 and c_in % 4 == 0
-        self.conv = nn.Conv2d(c_in // 4, c_out, 3, padding=1)
+        self.conv = conv.Conv3x3(c_in // 4, c_out)
         self.repeat = 4 * c_out // c_in
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -96,7 +97,7 @@ class Decoder(nn.Module):
         super().__init__()
         w = cfg.widths[::-1]
         blocks = cfg.blocks[::-1]
-        self.conv_in = nn.Conv2d(cfg.latent_channels, w[0], 3, padding=1)
+        self.conv_in = conv.Conv3x3(cfg.latent_channels, w[0])
         self.repeat = w[0] // cfg.latent_channels
         layers: list[nn.Module] = []
         for i, c in enumerate(w):
@@ -105,11 +106,23 @@ class Decoder(nn.Module):
                 layers.append(Up(c, w[i + 1]))
         self.body = nn.Sequential(*layers)
         self.norm_out = ChannelRMSNorm(w[-1])
-        self.conv_out = nn.Conv2d(w[-1], 4, 3, padding=1)  # then channel-to-space: nothing runs at full size
+        self.conv_out = conv.Conv3x3(w[-1], 4)  # then channel-to-space: nothing runs at full size
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.conv_in(z) + z.repeat_interleave(self.repeat, dim=1)
-        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(self.body(h)))), 2)  # (B, 1, n_mels, frames)
+        with conv.workspace(self.unfolded_floats(z.shape[-2], z.shape[-1])):
+            h = self.conv_in(z) + z.repeat_interleave(self.repeat, dim=1)
+            return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(self.body(h)))), 2)  # (B, 1, n_mels, frames)
+
+    def unfolded_floats(self, height: int, width: int) -> int:
+        """The largest unfolded input of this decoder's 3x3 convs for a latent of (height, width): the workspace."""
+        sizes = [conv.unfolded_size(self.conv_in.in_channels, height, width)]
+        for layer in self.body:
+            if isinstance(layer, Up):
+                height, width = 2 * height, 2 * width
+                sizes.append(conv.unfolded_size(layer.conv.in_channels, height, width))
+            elif isinstance(layer, ResBlock):
+                sizes.append(conv.unfolded_size(layer.conv1.in_channels, height, width))
+        return max([*sizes, conv.unfolded_size(self.conv_out.in_channels, height, width)])
 
 
 class DCAE(nn.Module):
