@@ -1,7 +1,8 @@
-"""The golden project (tests/golden/): locks rendered once with the shipped `tiny` weights, reproduced bit for bit by
-every CI run on an Intel x86-64 CPU, with any thread count. This is what proves cross-machine exactness: the locks were
-made on one machine (an Intel Xeon with AVX-512) and each later CI run checks them on its own. On another class (an AMD
-CPU, ARM) they are judged by the tolerance, and the machine's own render must check exact at another thread count."""
+"""The golden project (tests/golden/): locks rendered once with the shipped `tiny` and `tiny-turbo` weights, reproduced
+bit for bit by every CI run on an Intel x86-64 CPU, with any thread count. This is what proves cross-machine exactness:
+the locks were made on one machine (an Intel Xeon with AVX-512) and each later CI run checks them on its own. On another
+class (an AMD CPU, ARM) they are judged by the tolerance, and the machine's own render must check exact at another
+thread count."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import soundfile as sf
 from acegit.engine import numerics
 
 GOLDEN = Path(__file__).parent / "golden"
-TRACKS = ("golden", "golden-loop")
+TRACKS = ("golden", "golden-loop", "golden-turbo")  # tiny at Euler 8 and Heun (a loop); tiny-turbo
 
 
 def _copy(tmp_path: Path, name: str) -> Path:
