@@ -125,9 +125,15 @@ def report(label: str, stats: tuple[float, float, float]) -> None:
     print(f"| {label} | {med:.3f} | {lo:.3f} | {hi:.3f} |", flush=True)
 
 
+# Subprocesses may write bytecode (the warm-up round does), as any install has it: pip compiles a wheel's modules,
+# and an editable install writes them on first use. A PYTHONDONTWRITEBYTECODE in the environment (some sandboxes set it)
+# would have every run compile acegit's modules again (measured: 60 ms), which no user pays.
+BYTECODE_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_s(cmd: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    subprocess.run(cmd, check=True, capture_output=True, env=env or BYTECODE_ENV)
     return time.perf_counter() - start
 
 
@@ -161,7 +167,7 @@ def cold_diff(root: Path, rounds: int, before: Path | None) -> None:
         "second `acegit diff` (decodes kept)": lambda: run_s(exe),
     }
     if before is not None:
-        env = {**os.environ, "PYTHONPATH": str(before), "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {**BYTECODE_ENV, "PYTHONPATH": str(before)}
 
         def cold_before() -> float:
             shutil.rmtree(cache, ignore_errors=True)

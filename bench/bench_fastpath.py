@@ -9,7 +9,8 @@ warm: every configuration is a fresh process that loads the shipped weights, ren
 --repeats renders (sampling, DCAE decode and vocoder separately) and reports medians; configurations run interleaved,
 round after round, so a busy machine slows all of them alike. cold: one temporary project with a 30-s track of
 `tiny` and the same of `tiny-turbo` (5 steps); each one's `acegit render NAME --force --no-cache` and `python -c
-"import torch"` alternate, --rounds times each after a warm-up round. vocoder: Griffin-Lim of this checkout vs
+"import torch"` alternate, --rounds times each after a warm-up round (with --before DIR also the turbo render of
+the code in DIR, on PYTHONPATH, e.g. `git archive REV acegit | tar -x -C DIR`). vocoder: Griffin-Lim of this checkout vs
 acegit/engine/vocoder.py at --peer (loaded from Git into its own module), alternating on the same mel; also checks
 that both give the same samples. Prints markdown; asserts nothing.
 """
@@ -102,7 +103,7 @@ def warm(rounds: int, repeats: int, threads: int, configs: list[tuple[str, int, 
         )
 
 
-def cold(rounds: int) -> None:
+def cold(rounds: int, before: Path | None = None) -> None:
     acegit = str(Path(sys.executable).with_name("acegit"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "proj"
@@ -115,11 +116,18 @@ def cold(rounds: int) -> None:
             'python -c "import torch"': [sys.executable, "-c", "import torch"],
             "acegit render turbo --force --no-cache (tiny-turbo)": [acegit, "render", "turbo", "--force", "--no-cache"],
         }
+        if before is not None:  # the code before, on PYTHONPATH, through `python -m acegit`
+            commands["turbo, code before (--before)"] = [sys.executable, "-m", "acegit", "render", "turbo", "--force",
+                                                        "--no-cache"]  # fmt: skip
         times: dict[str, list[float]] = {k: [] for k in commands}
+        # bytecode may be written (the warm-up round does), as in any install: pip compiles a wheel's modules; a
+        # sandbox's PYTHONDONTWRITEBYTECODE would have every run compile acegit's modules again (60 ms, measured)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         for i in range(rounds + 1):  # the first round warms the page cache and is not counted
             for name, cmd in commands.items():
                 t = time.perf_counter()
-                subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+                run_env = {**env, "PYTHONPATH": str(before)} if name.startswith("turbo, code before") else env
+                subprocess.run(cmd, cwd=root, check=True, capture_output=True, env=run_env)
                 if i:
                     times[name].append(time.perf_counter() - t)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -129,7 +137,7 @@ def cold(rounds: int) -> None:
     for k, v in times.items():
         print(f"| `{k}` | {statistics.median(v):.2f} | {min(v):.2f} | {max(v):.2f} |")
     for k, v in med.items():
-        if k.startswith("acegit"):
+        if k.startswith(("acegit", "turbo")):
             print(f"\nratio `{k}` / import torch: **{v / torch_:.2f}x** (target 1.5x)")
 
 
@@ -163,6 +171,7 @@ def main() -> None:
         "default configs euler:20, dpm++2m:10..14)",
     )
     ap.add_argument("--peer", default="HEAD", help="the revision whose Griffin-Lim --part vocoder compares against")
+    ap.add_argument("--before", type=Path, help="with --part cold: a checkout of the code before (its acegit/ folder)")
     args = ap.parse_args()
     parts = [(c.split(":", 2) + [""])[:3] for c in args.config or []]  # SAMPLER, STEPS and the weights ("" if none)
     configs = [(sampler, int(steps), weights) for sampler, steps, weights in parts] or [
@@ -174,7 +183,7 @@ def main() -> None:
     if args.part in ("warm", "all"):
         warm(args.rounds, args.repeats, args.threads, configs)
     if args.part in ("cold", "all"):
-        cold(args.rounds)
+        cold(args.rounds, args.before)
     if args.part in ("vocoder", "all"):
         vocoder(args.peer, args.rounds, args.threads)
 
