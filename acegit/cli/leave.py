@@ -9,7 +9,8 @@ the command's code. Every file acegit writes is closed before its command return
 nothing of ours waits for the garbage collector.
 
 A normal exit is kept where skipping the teardown could lose something: no torch loaded (the teardown is cheap), a
-non-daemon thread still running (the interpreter would wait for it), an exit code that is a message, or a flush that
+non-daemon thread still running (the interpreter would wait for it), a profiler or tracer at work (`python -m
+cProfile` writes its report after the command returns), an exit code that is a message, or a flush that
 fails (a closed pipe: the interpreter's own handling reports it as before).
 """
 
@@ -27,6 +28,8 @@ from acegit.engine.numerics import flush_c_stdio
 def fast_exit_possible(code: object) -> bool:
     """Whether the process may end without the teardown (see the module docstring)."""
     if "torch" not in sys.modules or not (code is None or isinstance(code, int)):
+        return False
+    if sys.getprofile() is not None or sys.gettrace() is not None:  # cProfile, a debugger: they report after we return
         return False
     main = threading.main_thread()
     return not any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not main)

@@ -95,3 +95,15 @@ def test_a_closed_stdout_reports_as_before(tmp_path: Path) -> None:
     proc.stdout.close()
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 120, err  # CPython's code for output it could not flush at exit
+
+
+def test_a_profiler_gets_its_report(tmp_path: Path) -> None:
+    """`python -m cProfile -o OUT -m acegit ...` writes OUT after the command returns: no fast exit under it."""
+    out = tmp_path / "prof.out"
+    script = tmp_path / "cmd.py"
+    script.write_text("import torch, sys\nfrom acegit.cli.leave import leave\nleave(0)\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 0
