@@ -25,9 +25,9 @@ from typing import NoReturn
 from acegit.engine.numerics import flush_c_stdio
 
 
-def fast_exit_possible(code: object) -> bool:
-    """Whether the process may end without the teardown (see the module docstring)."""
-    if "torch" not in sys.modules or not (code is None or isinstance(code, int)):
+def fast_exit_possible() -> bool:
+    """Whether the process may end without the teardown (see the module docstring; the exit code aside)."""
+    if "torch" not in sys.modules:
         return False
     if sys.getprofile() is not None or sys.gettrace() is not None:  # cProfile, a debugger: they report after we return
         return False
@@ -37,7 +37,7 @@ def fast_exit_possible(code: object) -> bool:
 
 def leave(code: object) -> NoReturn:
     """End the process with `code` (SystemExit's: None, an int, or a message)."""
-    if not fast_exit_possible(code) or not (code is None or isinstance(code, int)):
+    if not (code is None or isinstance(code, int)) or not fast_exit_possible():
         raise SystemExit(code)
     atexit._run_exitfuncs()  # what the interpreter would run first; they run once (the list is cleared)
     try:
