@@ -290,10 +290,10 @@ def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRe
 def distilled_steps(name: str, local_models: Mapping[str, Path | None]) -> int:
     """The Euler steps a step-distilled model of the built-in backend renders with (its config.json's
     `sampling.steps`, model/train_student.py --jump); 0 when any steps do, or when the model cannot be read here."""
+    if backend_of(name, local_models) != BUILTIN:  # before resolving: an ace-step folder would be hashed
+        return 0
     try:
         ref = resolve_model(name, local_models)
-        if ref.backend != BUILTIN:
-            return 0
         steps = json.loads((ref.path / CONFIG_FILE).read_text(encoding="utf-8")).get("sampling", {}).get("steps", 0)
     except (AcegitError, OSError, ValueError, AttributeError):
         return 0

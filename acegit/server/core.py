@@ -33,6 +33,7 @@ from acegit.snapshots import Models, Snapshots
 from acegit.status import project_status
 from acegit.tomlfields import loads_toml, read_toml
 from acegit.track import (
+    BUILTIN_DEFAULTS,
     FIELD_ORDER,
     LATER_FIELDS,
     MAX_SEED,
@@ -119,6 +120,19 @@ def track_file(project: Project, name: str, *, must_exist: bool = True) -> Path:
 def status_json(project: Project) -> dict[str, Any]:
     """What `acegit status --json` prints."""
     return project_status(project).to_json()
+
+
+def models_json(project: Project) -> dict[str, Any]:
+    """The models a track can name here (installed built-ins and acegit.toml's [models.*]), each with the steps and
+    sampler a step-distilled one renders with (null: any), and the project's default model. Loads nothing."""
+    from acegit.engine.registry import distilled_steps, installed_models
+
+    models = []
+    for name in installed_models(project.models):
+        steps = distilled_steps(name, project.models)
+        models.append({"name": name, "steps": steps or None, "sampler": "euler" if steps else None})
+    default = project.defaults.get("model", BUILTIN_DEFAULTS["model"])
+    return {"default": default, "models": models}
 
 
 def track_json(project: Project, name: str) -> dict[str, Any]:

@@ -113,6 +113,12 @@ async def health(s: State = Depends(state)) -> dict[str, Any]:
     return {"ok": True, "project": s.project.name, "device": s.device, "jobs_waiting": waiting}
 
 
+@router.get("/models", tags=["models"])
+async def models(s: State = Depends(state)) -> dict[str, Any]:
+    """The models a track can name, and the steps and sampler each step-distilled one renders with."""
+    return await run_blocking(core.models_json, s.project)
+
+
 @router.get("/models/{name}", tags=["models"])
 async def model(name: str, weights: str | None = None, s: State = Depends(state)) -> dict[str, Any]:
     """A model this server renders with; with `weights`, 409 unless it has exactly those weights."""

@@ -39,6 +39,14 @@ def test_status_is_the_cli_json(server: Server, client: httpx.Client) -> None:
     assert resp.json()["tracks"][0]["name"] == "song"
 
 
+def test_models_lists_what_a_track_can_name_with_a_distilled_models_settings(client: httpx.Client) -> None:
+    answer = client.get("/v1/models").json()
+    models = {m["name"]: m for m in answer["models"]}
+    assert answer["default"] == "tiny"
+    assert models["tiny"] == {"name": "tiny", "steps": None, "sampler": None}
+    assert models["tiny-turbo"] == {"name": "tiny-turbo", "steps": 5, "sampler": "euler"}  # its config.json's
+
+
 def test_openapi_and_docs(client: httpx.Client) -> None:
     spec = client.get("/openapi.json").json()
     assert "/v1/status" in spec["paths"] and "/v1/jobs/{job_id}/events" in spec["paths"]

@@ -320,6 +320,30 @@ def test_edits_panel_adds_and_drops_edits_and_save_keeps_the_chain(server: Serve
     assert "edits" not in tomllib.loads(path.read_text())
 
 
+def test_choosing_a_step_distilled_model_fills_its_steps_and_sampler(server: Server, browser: Browser) -> None:
+    """The model field suggests the project's models (GET /v1/models); tiny-turbo renders with 5 Euler steps only,
+    so choosing it sets those (the server would refuse the project's 20)."""
+    p = browser.page
+    wait_until(browser, "() => document.querySelectorAll('#model-list option').length > 0")
+    suggested = js(browser, "() => [...document.querySelectorAll('#model-list option')].map(o => o.value)")
+    with server.client() as c:
+        served = c.get("/v1/models").json()
+    assert suggested == [m["name"] for m in served["models"]] and {"tiny", "tiny-turbo"} <= set(suggested)
+    before = {f: p.input_value(f"#f-{f}") for f in ("model", "steps", "sampler")}
+    p.fill("#f-model", "tiny-turbo")
+    p.dispatch_event("#f-model", "change")
+    assert p.input_value("#f-steps") == "5" and p.input_value("#f-sampler") == "euler"
+    assert "5 euler steps" in p.inner_text("#model-note")
+    p.fill("#f-model", "tiny")
+    p.dispatch_event("#f-model", "change")
+    assert p.inner_text("#model-note") == ""  # any steps do: nothing is changed for it
+    for field, value in before.items():  # leave the form as it was (nothing was saved)
+        if field == "sampler":
+            p.select_option("#f-sampler", value)
+        else:
+            p.fill(f"#f-{field}", value)
+
+
 def test_no_request_left_this_server_and_no_page_errors(server: Server, browser: Browser) -> None:
     assert browser.requests and not browser.foreign, browser.foreign
     assert all(u.startswith(server.url + "/") for u in browser.requests)

@@ -41,6 +41,28 @@ export function createEditor(el, app) {
   // What the file holds besides the form's fields (the edit chain, an [audio] table, …): Save keeps it as it is.
   let kept = {};
 
+  // The project's models (GET /v1/models) as the model field's suggestions; a step-distilled one (tiny-turbo) renders
+  // with its own steps and sampler only, so choosing it fills them in.
+  const modelList = h('datalist', { id: 'model-list' });
+  const modelNote = h('span', { class: 'field-note', id: 'model-note' });
+  const distilled = {};
+  get('/v1/models')
+    .then((answer) => {
+      for (const m of answer.models) {
+        modelList.append(h('option', { value: m.name }));
+        if (m.steps) distilled[m.name] = m;
+      }
+    })
+    .catch(() => {}); // without the list the field is still free text, and the server still checks it
+
+  function distilledModel(name) {
+    const m = distilled[name];
+    modelNote.textContent = m ? `${name} renders with ${m.steps} ${m.sampler} steps only: set below` : '';
+    if (!m) return;
+    setValue('steps', m.steps);
+    setValue('sampler', m.sampler);
+  }
+
   const rows = FIELDS.map(([field, label, kind, choices]) => {
     const id = `f-${field}`;
     let input;
@@ -54,7 +76,13 @@ export function createEditor(el, app) {
     });
     inputs[field] = input;
     errors[field] = h('span', { class: 'field-error', 'data-field': field, role: 'alert' });
-    const extra = field === 'seed' ? h('button', { type: 'button', id: 'new-seed', onclick: () => setValue('seed', newSeed()) }, 'New seed') : null;
+    let extra = null;
+    if (field === 'seed') extra = h('button', { type: 'button', id: 'new-seed', onclick: () => setValue('seed', newSeed()) }, 'New seed');
+    if (field === 'model') {
+      input.setAttribute('list', 'model-list');
+      input.addEventListener('change', () => distilledModel(input.value.trim()));
+      extra = [modelList, modelNote];
+    }
     return h('div', { class: `row row-${field}` }, h('label', { for: id }, label), h('div', { class: 'control' }, input, extra), errors[field]);
   });
 
@@ -132,6 +160,7 @@ export function createEditor(el, app) {
     isNew = fresh;
     dirty = false;
     clearErrors();
+    modelNote.textContent = '';
     title.textContent = name;
     if (fresh) {
       for (const [field] of FIELDS) {
