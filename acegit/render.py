@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acegit.cache import RenderCache, cache_key
-from acegit.engine.registry import BUILTIN, ModelRef, distilled_steps
+from acegit.engine.registry import BUILTIN, DISTILLED_SAMPLER, ModelRef, distilled_steps
 from acegit.engine.request import GenerationRequest
 from acegit.errors import AcegitError, InputError, UsageError
 from acegit.fingerprint import input_fingerprint
@@ -193,9 +193,11 @@ def _check_distilled(project: Project, tracks: Sequence[Track]) -> None:
         if t.model not in fixed:
             fixed[t.model] = distilled_steps(t.model, project.models)
         n = fixed[t.model]
-        if n and (t.steps != n or t.sampler != "euler"):
-            bad.append(f'  {project.display(t.path)}: steps = {t.steps}, sampler = "{t.sampler}": model {t.model!r} '
-                       f'is distilled for steps = {n}, sampler = "euler" and renders with no other')  # fmt: skip
+        if n and (t.steps != n or t.sampler != DISTILLED_SAMPLER):
+            bad.append(
+                f'  {project.display(t.path)}: steps = {t.steps}, sampler = "{t.sampler}": model {t.model!r} '
+                f'is distilled for steps = {n}, sampler = "{DISTILLED_SAMPLER}" and renders with no other'
+            )
     if bad:
         raise AcegitError(
             f"{len(bad)} track(s) cannot be rendered:\n" + "\n".join(bad),

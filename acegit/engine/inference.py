@@ -18,7 +18,7 @@ from acegit.engine.conditioning import Conditions, melody_roll, parse_time_signa
 from acegit.engine.config import ModelConfig
 from acegit.engine.device import DTYPE, environment, resolve_device, set_deterministic
 from acegit.engine.model import MusicModel
-from acegit.engine.registry import ModelRef
+from acegit.engine.registry import DISTILLED_SAMPLER, ModelRef
 from acegit.engine.request import GRIFFIN_LIM, NEURAL, VOCODERS, GenerationRequest, loop_bars
 from acegit.engine.text import TextEncoder
 from acegit.engine.vocoder import GriffinLim, Vocoder
@@ -44,11 +44,11 @@ def _check(r: GenerationRequest, cfg: ModelConfig) -> None:
         )
     sampling.get_sampler(r.sampler)
     n = cfg.sampling.steps
-    if n and (r.steps != n or r.sampler != "euler"):
+    if n and (r.steps != n or r.sampler != DISTILLED_SAMPLER):
         raise AcegitError(
             f"steps = {r.steps}, sampler = {r.sampler!r}: this model's weights are distilled for {n} Euler steps "
             "and render with no other",
-            hint=f'set steps = {n} and sampler = "euler" in the track or in acegit.toml [defaults]',
+            hint=f'set steps = {n} and sampler = "{DISTILLED_SAMPLER}" in the track or in acegit.toml [defaults]',
         )
 
 

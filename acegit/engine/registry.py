@@ -287,6 +287,9 @@ def resolve_model(name: str, local_models: Mapping[str, Path | None]) -> ModelRe
     )
 
 
+DISTILLED_SAMPLER = "euler"  # the one sampler a step-distilled model renders with (it was trained on Euler steps)
+
+
 def distilled_steps(name: str, local_models: Mapping[str, Path | None]) -> int:
     """The Euler steps a step-distilled model of the built-in backend renders with (its config.json's
     `sampling.steps`, model/train_student.py --jump); 0 when any steps do, or when the model cannot be read here."""

@@ -125,12 +125,12 @@ def status_json(project: Project) -> dict[str, Any]:
 def models_json(project: Project) -> dict[str, Any]:
     """The models a track can name here (installed built-ins and acegit.toml's [models.*]), each with the steps and
     sampler a step-distilled one renders with (null: any), and the project's default model. Loads nothing."""
-    from acegit.engine.registry import distilled_steps, installed_models
+    from acegit.engine.registry import DISTILLED_SAMPLER, distilled_steps, installed_models
 
     models = []
     for name in installed_models(project.models):
         steps = distilled_steps(name, project.models)
-        models.append({"name": name, "steps": steps or None, "sampler": "euler" if steps else None})
+        models.append({"name": name, "steps": steps or None, "sampler": DISTILLED_SAMPLER if steps else None})
     default = project.defaults.get("model", BUILTIN_DEFAULTS["model"])
     return {"default": default, "models": models}
 
