@@ -315,13 +315,15 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def _publish(project: Project, track: Track, lock: Lock, wave: np.ndarray, sample_rate: int) -> tuple[Path, bool]:
+def _publish(
+    project: Project, track: Track, lock: Lock, wave: np.ndarray, sample_rate: int, snapshot: bytes | None = None
+) -> tuple[Path, bool]:
     """Audio (and notes) first, lock last: if killed in between, the old lock makes the track read as stale, never as
-    fresh."""
+    fresh. `snapshot`: the lock's text, when the caller has it already."""
     out = audio_path(project, track.name)
     _write_if_changed(out, audio_bytes(wave, sample_rate, project.audio_format))
     publish_midi(project, track, lock, wave, sample_rate)  # build/<name>.mid when [audio] midi = true
-    changed = _write_if_changed(lock_path(track.path), dumps_lock(lock).encode("utf-8"))
+    changed = _write_if_changed(lock_path(track.path), snapshot or dumps_lock(lock).encode("utf-8"))
     return out, changed
 
 
@@ -429,7 +431,7 @@ def render_tracks(
                 if use_cache:
                     key = cache_key(lock.input.fingerprint, env.fingerprint)
                     cache.put(key, snapshot, audio_bytes(wave, engine.sample_rate, "cache"))
-                audio, changed = _publish(project, track, lock, wave, engine.sample_rate)
+                audio, changed = _publish(project, track, lock, wave, engine.sample_rate, snapshot)
                 seconds += time.perf_counter() - start
                 done(track, RENDERED, seconds, audio, changed, lock.input.fingerprint)
 

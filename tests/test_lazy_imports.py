@@ -110,3 +110,15 @@ def test_a_restore_from_the_cache_remote_imports_no_torch(
     assert "torch" not in result.loaded
     assert (project.build_dir / "example.wav").is_file() and lock.read_bytes() == before
     assert any(project.cache_dir.glob("*/*/audio.wav"))  # downloaded into the local cache, verified
+
+
+def test_looking_for_a_local_server_imports_no_http_client() -> None:
+    """A render asks whether this project's `acegit serve` runs (a file read); http.client and urllib.request (27 ms
+    of a cold render, measured) load only when there is one to talk to."""
+    code = (
+        "import sys, acegit.render, acegit.server.client\n"
+        "print(sorted({'http.client', 'urllib.request'} & set(sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

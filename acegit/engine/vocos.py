@@ -50,10 +50,7 @@ class DepthwiseConv(nn.Module):
     def __init__(self, channels: int, kernel: int) -> None:
         super().__init__()
         assert kernel % 2 == 1
-        weight = torch.empty(kernel, channels)  # (kernel, C)
-        if weight.device.type != "meta":  # a decode-only build (meta device) assigns loaded weights: no random init,
-            weight = torch.randn(kernel, channels) / kernel**0.5  # whose meta kernels cost ~2 s on first use (measured)
-        self.weight = nn.Parameter(weight)
+        self.weight = nn.Parameter(torch.randn(kernel, channels) / kernel**0.5)  # (kernel, C)
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

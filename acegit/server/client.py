@@ -10,8 +10,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -44,6 +42,9 @@ class Client:
         self.url, self.token, self.timeout = url.rstrip("/"), token, timeout
 
     def _open(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> Any:
+        import urllib.error  # here, not at the top: a render that finds no server never pays for http.client (27 ms)
+        import urllib.request
+
         data = None if body is None else json.dumps(body).encode("utf-8")
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:

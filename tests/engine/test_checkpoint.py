@@ -103,20 +103,66 @@ def test_a_decode_only_load_skips_the_dit_and_still_checks_the_whole_file(copy: 
         load_checkpoint(copy, decode_only=True)
 
 
-def test_a_decode_only_build_draws_no_random_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The decode-only model is built on the meta device and then given the loaded tensors, so nothing in it may
-    initialise randomly: a meta-device randn or division costs ~2 s on its first use (measured: a cold `acegit diff`
-    of the neural vocoder's weights spent 2.7 s building the vocoder)."""
-    from acegit.engine.model import MusicModel
+def test_a_checkpoint_load_draws_no_random_weights(copy: Path) -> None:
+    """A checkpoint's model is built without its random init (`_Unfilled`): the loaded tensors become the weights,
+    so a load, full or decode-only, draws nothing from torch's generator, and every parameter is the file's tensor."""
+    from safetensors.torch import load as load_safetensors
 
-    shipped = ModelConfig.from_json((Path(__file__).parents[2] / "model/weights/tiny/config.json").read_text())
-    assert shipped.vocoder.neural  # the decode path the shipped weights take
+    stored = load_safetensors((copy / "model.safetensors").read_bytes())
+    for decode_only in (False, True):
+        before = torch.random.get_rng_state()
+        model, _ = load_checkpoint(copy, decode_only=decode_only)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        params = dict(model.named_parameters())
+        assert params and all(torch.equal(p, stored[name]) for name, p in params.items())
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("random initialisation in a decode-only build")
 
-    monkeypatch.setattr(torch, "randn", refuse)
-    monkeypatch.setattr(torch.Tensor, "normal_", refuse)
-    with torch.device("meta"):
-        model = MusicModel(shipped, dit=False)
-    assert model.vocoder is not None
+def test_unfilled_skips_the_init_of_parameters_only() -> None:
+    from torch import nn
+
+    from acegit.engine.checkpoint import _Unfilled
+
+    with _Unfilled():
+        layer = nn.Linear(4, 3)  # its reset_parameters (kaiming_uniform_, uniform_) runs under the mode
+        kept = nn.Parameter(torch.full((3,), 7.0))
+        nn.init.zeros_(kept)
+        kept.fill_(1.0)
+        plain = torch.empty(3)
+        plain.fill_(2.0)  # not a parameter: computed as usual
+        nn.init.ones_(plain)
+        before = torch.random.get_rng_state()
+        assert torch.randn(2, 3).shape == (2, 3)  # no draw
+        assert torch.equal(torch.random.get_rng_state(), before)
+    assert torch.equal(kept, torch.full((3,), 7.0))
+    assert torch.equal(plain, torch.ones(3))
+    assert layer.weight.shape == (3, 4)
+    again = nn.Parameter(torch.zeros(2))
+    nn.init.ones_(again)  # outside the mode: filled
+    assert torch.equal(again, torch.ones(2))
+
+
+def test_unfilled_leaves_other_threads_alone() -> None:
+    """A server thread may load a checkpoint while another builds a fresh model to train: the mode is per thread."""
+    import threading
+
+    from torch import nn
+
+    from acegit.engine.checkpoint import _Unfilled
+
+    entered, built = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with _Unfilled():
+            entered.set()
+            built.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    entered.wait(10)
+    try:
+        p = nn.Parameter(torch.zeros(4))
+        nn.init.ones_(p)  # this thread has no mode: filled
+        assert torch.equal(p, torch.ones(4))
+    finally:
+        built.set()
+        holder.join()
