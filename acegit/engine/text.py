@@ -138,13 +138,14 @@ class TextEncoder:
             hf["intermediate_size"],
             hf["layer_norm_eps"],
         )
-        self.bert = Bert(cfg, hf["vocab_size"], hf["max_position_embeddings"], hf["type_vocab_size"])
+        with torch.device("meta"):  # no memory to allocate (or NaN-fill, under deterministic mode): assigned below
+            self.bert = Bert(cfg, hf["vocab_size"], hf["max_position_embeddings"], hf["type_vocab_size"])
         state = {
             _rename(k): v
             for k, v in load_file(str(folder / "model.safetensors")).items()
             if not k.startswith(("pooler.", "embeddings.position_ids"))
         }
-        self.bert.load_state_dict(state, strict=True)
+        self.bert.load_state_dict(state, strict=True, assign=True)  # every tensor: strict
         self.bert.eval().requires_grad_(False).to(device)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_padding()
