@@ -122,8 +122,10 @@ def test_unfilled_skips_the_init_of_parameters_only() -> None:
 
     from acegit.engine.checkpoint import _Unfilled
 
+    drawn = torch.random.get_rng_state()
     with _Unfilled():
-        layer = nn.Linear(4, 3)  # its reset_parameters (kaiming_uniform_, uniform_) runs under the mode
+        layer = nn.Linear(4, 3)  # its reset_parameters (kaiming_uniform_, uniform_) runs under the mode: no draw
+        assert torch.equal(torch.random.get_rng_state(), drawn)
         kept = nn.Parameter(torch.full((3,), 7.0))
         nn.init.zeros_(kept)
         kept.fill_(1.0)
