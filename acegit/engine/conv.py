@@ -19,6 +19,7 @@ import contextlib
 import threading
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,12 +30,21 @@ class Workspace:
     """One flat float32 buffer that each conv of a decode unfolds into; sized once, for the largest."""
 
     def __init__(self, floats: int) -> None:
-        self.buffer = torch.empty(floats, dtype=torch.float32)
+        self.buffer = _unfilled(floats)
 
     def take(self, floats: int) -> torch.Tensor:
         if floats > self.buffer.numel():  # a size estimate that fell short: grow (correct, only slower)
-            self.buffer = torch.empty(floats, dtype=torch.float32)
+            self.buffer = _unfilled(floats)
         return self.buffer[:floats]
+
+
+def _unfilled(floats: int) -> torch.Tensor:
+    """`floats` float32s of uninitialised memory, 64-byte aligned as torch's own allocations are, without the NaN fill
+    deterministic mode gives every torch.empty (95 MB for a 30-s decode: 34 ms, 13% of the decode, measured). Safe
+    because `_conv3x3` writes every float of the unfolded input (copied or zeroed) before its product reads one."""
+    raw = np.empty(floats + 16, dtype=np.float32)
+    start = (-raw.ctypes.data % 64) // 4
+    return torch.from_numpy(raw[start : start + floats])
 
 
 @contextlib.contextmanager
