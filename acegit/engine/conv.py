@@ -30,15 +30,15 @@ class Workspace:
     """One flat float32 buffer that each conv of a decode unfolds into; sized once, for the largest."""
 
     def __init__(self, floats: int) -> None:
-        self.buffer = _unfilled(floats)
+        self.buffer = _uninitialised(floats)
 
     def take(self, floats: int) -> torch.Tensor:
         if floats > self.buffer.numel():  # a size estimate that fell short: grow (correct, only slower)
-            self.buffer = _unfilled(floats)
+            self.buffer = _uninitialised(floats)
         return self.buffer[:floats]
 
 
-def _unfilled(floats: int) -> torch.Tensor:
+def _uninitialised(floats: int) -> torch.Tensor:
     """`floats` float32s of uninitialised memory, 64-byte aligned as torch's own allocations are, without the NaN fill
     deterministic mode gives every torch.empty (95 MB for a 30-s decode: 34 ms, 13% of the decode, measured). Safe
     because `_conv3x3` writes every float of the unfolded input (copied or zeroed) before its product reads one."""
