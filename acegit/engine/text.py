@@ -138,7 +138,9 @@ class TextEncoder:
             hf["intermediate_size"],
             hf["layer_norm_eps"],
         )
-        with torch.device("meta"):  # no memory to allocate (or NaN-fill, under deterministic mode): assigned below
+        # On the meta device: no memory to allocate (or NaN-fill, under deterministic mode); assigned below. Its
+        # layers skip their random init too (_Linear, _embedding): a meta init runs torch's Python meta kernels, ~2 s
+        with torch.device("meta"):
             self.bert = Bert(cfg, hf["vocab_size"], hf["max_position_embeddings"], hf["type_vocab_size"])
         state = {
             _rename(k): v
